@@ -1,0 +1,1 @@
+"""Physics-informed clustering of training data into local reduced bases (ROM-net)."""

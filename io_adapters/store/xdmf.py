@@ -1,0 +1,120 @@
+"""The XDMF sidecar of a store: ParaView and ``meshio.xdmf.TimeSeriesReader`` open it.
+
+The sidecar is an XML file beside the store. Its data items point into the store:
+the mesh datasets, and for each time step of each nodal or cell field a virtual
+HDF5 dataset ``/xdmf/fields/<i>/<k>`` that maps onto row ``k`` of the field's
+chunked dataset (no data is copied). Integration-point fields are not shown (XDMF
+has no such centring); read them through nirom.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from io_adapters.atomic import write_text_atomic
+from io_adapters.simulation import Simulation
+
+_SHOWN = ("node", "cell")
+
+
+def sidecar_path(store: str | os.PathLike) -> Path:
+    """``cube.h5`` → ``cube.xdmf``."""
+    return Path(store).with_suffix(".xdmf")
+
+
+def _topology_types():
+    from meshio.xdmf.common import meshio_to_xdmf_type, meshio_type_to_xdmf_index
+
+    return meshio_to_xdmf_type, meshio_type_to_xdmf_index
+
+
+def add_virtual_steps(f, sim: Simulation) -> None:
+    """Create the per-step virtual datasets and, for mixed meshes, the XDMF topology."""
+    import h5py
+
+    group = f.create_group("xdmf")
+    if len(sim.mesh.cells) > 1:
+        _, index = _topology_types()
+        parts = []
+        for cell_type, conn in sim.mesh.cells.items():
+            codes = np.full((len(conn), 1), index[cell_type], dtype=np.int64)
+            if cell_type == "line":
+                codes = np.column_stack([codes, np.full(len(conn), 2)])
+            parts.append(np.column_stack([codes, conn]).ravel())
+        group.create_dataset("mixed_topology", data=np.concatenate(parts))
+    fields = f["fields"]
+    for i, (name, fld) in enumerate(sim.fields.items()):
+        if fld.support not in _SHOWN:
+            continue
+        source = fields[str(i)]
+        steps = group.require_group(f"fields/{i}")
+        for k in range(sim.n_times):
+            layout = h5py.VirtualLayout(shape=source.shape[1:], dtype=source.dtype)
+            layout[...] = h5py.VirtualSource(".", source.name, shape=source.shape)[k]
+            steps.create_virtual_dataset(str(k), layout)
+
+
+def _data_item(h5name: str, path: str, shape: tuple, dtype) -> str:
+    kind = "Int" if np.dtype(dtype).kind == "i" else "Float"
+    dims = " ".join(str(n) for n in shape)
+    return (f'<DataItem DataType="{kind}" Precision="{np.dtype(dtype).itemsize}" Dimensions="{dims}" '
+            f'Format="HDF">{h5name}:{path}</DataItem>')
+
+
+def _attribute_type(n_components: int) -> str:
+    return {1: "Scalar", 3: "Vector"}.get(n_components, "Matrix")
+
+
+def write_sidecar(sim: Simulation, store: str | os.PathLike, stored_dtypes: dict | None = None) -> Path:
+    """Write ``<store stem>.xdmf`` describing the store's mesh and nodal/cell fields.
+
+    ``stored_dtypes`` gives each field's precision in the store (default: the
+    field's source precision).
+    """
+    store = Path(store)
+    h5 = store.name
+    mesh = sim.mesh
+    names, index = _topology_types()
+    geometry = (f'<Geometry GeometryType="XYZ">'
+                f'{_data_item(h5, "/mesh/points", mesh.points.shape, np.float64)}</Geometry>')
+    if len(mesh.cells) == 1:
+        (cell_type, conn), = mesh.cells.items()
+        extra = ' NodesPerElement="2"' if cell_type == "line" else ""
+        topology = (f'<Topology TopologyType="{names[cell_type][0]}" NumberOfElements="{len(conn)}"{extra}>'
+                    f'{_data_item(h5, "/mesh/cells/0", conn.shape, np.int64)}</Topology>')
+    else:
+        size = sum(c.size + len(c) * (2 if t == "line" else 1) for t, c in mesh.cells.items())
+        topology = (f'<Topology TopologyType="Mixed" NumberOfElements="{mesh.n_cells}">'
+                    f'{_data_item(h5, "/xdmf/mixed_topology", (size,), np.int64)}</Topology>')
+    lines = [
+        '<?xml version="1.0"?>',
+        '<Xdmf Version="3.0" xmlns:xi="http://www.w3.org/2001/XInclude">',
+        "<Domain>",
+        f'<Grid Name="mesh" GridType="Uniform">{geometry}{topology}</Grid>',
+    ]
+    if sim.n_times:
+        lines.append('<Grid Name="fields" GridType="Collection" CollectionType="Temporal">')
+        for k, t in enumerate(sim.times):
+            lines.append(f'<Grid Name="step_{k}" GridType="Uniform">')
+            lines.append('<xi:include xpointer="xpointer(/Xdmf/Domain/Grid[@Name=\'mesh\']/Geometry)"/>')
+            lines.append('<xi:include xpointer="xpointer(/Xdmf/Domain/Grid[@Name=\'mesh\']/Topology)"/>')
+            lines.append(f'<Time Value="{float(t)!r}"/>')
+            for i, (name, fld) in enumerate(sim.fields.items()):
+                if fld.support not in _SHOWN:
+                    continue
+                center = "Node" if fld.support == "node" else "Cell"
+                shape = fld.shape[1:]
+                lines.append(
+                    f'<Attribute Name={quoteattr(name)} AttributeType="{_attribute_type(shape[1])}" '
+                    f'Center="{center}">{_data_item(h5, f"/xdmf/fields/{i}/{k}", shape, (stored_dtypes or {}).get(name, fld.stored_dtype))}</Attribute>'
+                )
+            lines.append("</Grid>")
+        lines.append("</Grid>")
+    lines += ["</Domain>", "</Xdmf>", ""]
+    path = sidecar_path(store)
+    write_text_atomic(path, "\n".join(lines))
+    return path

@@ -1,0 +1,116 @@
+"""The ``nirom`` command line.
+
+::
+
+    nirom convert SRC... -o OUT.h5 [--format F] [--dtype float32|float64] [--no-xdmf]
+    nirom info FILE [--format F]
+
+Every expected error ends the command with exit code 1 and a one-line reason on
+standard error; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger("nirom")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nirom", description="Nonintrusive reduced-order modelling.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    convert = commands.add_parser(
+        "convert", help="convert solver results to a nirom HDF5 store (+ XDMF sidecar)",
+        description="Read results of Zset, Ansys, dolfinx or any meshio format and write one nirom "
+                    "store. Several Zset subdomain .ut files (or the global stem.cut) are merged.")
+    convert.add_argument("sources", nargs="+", type=Path, metavar="SRC")
+    convert.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.h5")
+    convert.add_argument("--format", choices=["nirom", "zset", "ansys", "fenics", "meshio"])
+    convert.add_argument("--dtype", choices=["float32", "float64"],
+                         help="storage precision (default: the source's)")
+    convert.add_argument("--no-xdmf", action="store_true", help="do not write the XDMF sidecar")
+    convert.add_argument("--progress", action="store_true", help="show a progress bar even off a terminal")
+
+    info = commands.add_parser("info", help="summarise a result file, a store or a mesh")
+    info.add_argument("file", type=Path, nargs="+", metavar="FILE")
+    info.add_argument("--format", choices=["nirom", "zset", "ansys", "fenics", "meshio"])
+    return parser
+
+
+def _convert(args) -> int:
+    import io_adapters
+
+    sources = [str(s) for s in args.sources]
+    if args.output.suffix.lower() not in (".h5", ".hdf5", ".nirom"):
+        raise io_adapters.InputError(f"{args.output}: the output must be a nirom store ending in .h5")
+    source = sources[0] if len(sources) == 1 else sources
+    simulation = io_adapters.read(source, format=args.format)
+    with _progress(simulation.n_times, "steps", force=args.progress) as advance:
+        path = io_adapters.save(simulation, args.output, xdmf=not args.no_xdmf, dtype=args.dtype,
+                                on_step=advance)
+    print(f"{path}: {len(simulation.fields)} fields, {simulation.n_times} time steps, "
+          f"{simulation.mesh.n_nodes} nodes, {simulation.mesh.n_cells} cells")
+    return 0
+
+
+def _info(args) -> int:
+    import io_adapters
+
+    for i, file in enumerate(args.file):
+        simulation = io_adapters.read(str(file), format=args.format)
+        if i:
+            print()
+        print(f"{file}")
+        print(simulation.summary())
+    return 0
+
+
+class _progress:
+    """A tqdm bar on a terminal (or when forced); a no-op elsewhere."""
+
+    def __init__(self, total: int, unit: str, force: bool = False):
+        self.bar = None
+        if total and (force or sys.stderr.isatty()):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, file=sys.stderr)
+
+    def __enter__(self):
+        def advance(done: int, total: int) -> None:
+            if self.bar is not None:
+                self.bar.n = done
+                self.bar.refresh()
+
+        return advance
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nirom`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from io_adapters.errors import NiromError
+
+    try:
+        return {"convert": _convert, "info": _info}[args.command](args)
+    except (NiromError, OSError) as exc:
+        if args.debug:
+            raise
+        reason = str(exc).replace("\n", " ")
+        print(f"nirom {args.command}: error: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""nirom's reduced-order modelling core (POD, ECM, Gappy-POD, online solver)."""
