@@ -294,3 +294,37 @@ def test_atomic_write_does_not_follow_the_old_file(tmp_path):
     write(simulation(seed=2), tmp_path / "run.h5")
     assert os.stat(first).st_ino != inode   # replaced by rename, never rewritten in place
     np.testing.assert_array_equal(read(first).fields["U"].values, simulation(seed=2).fields["U"].values)
+
+
+def test_appender_publishes_the_steps_written_even_when_the_producer_fails(tmp_path):
+    from io_adapters.store import StoreAppender
+
+    sim = simulation()
+    specs = {n: (f.support, f.components, f.rule) for n, f in sim.fields.items()}
+    with pytest.raises(RuntimeError, match="diverged"):
+        with StoreAppender(tmp_path / "run.h5", sim.mesh, specs, parameters={"p": 1}) as out:
+            for k in range(2):
+                out.append(sim.times[k], {n: f.values[k] for n, f in sim.fields.items()})
+            assert not (tmp_path / "run.h5").exists()        # nothing visible before close
+            raise RuntimeError("diverged at step 2")
+    back = read(tmp_path / "run.h5")
+    assert back.n_times == 2 and back.parameters == {"p": 1}
+    for name, fld in sim.fields.items():
+        np.testing.assert_array_equal(back.fields[name].values, fld.values[:2])
+    with meshio.xdmf.TimeSeriesReader(tmp_path / "run.xdmf") as reader:
+        reader.read_points_cells()
+        assert reader.num_steps == 2
+        np.testing.assert_array_equal(reader.read_data(1)[1]["U"], sim.fields["U"].values[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5", "run.xdmf"]
+
+
+def test_appender_refuses_steps_going_back_in_time(tmp_path):
+    from io_adapters.store import StoreAppender
+
+    sim = simulation()
+    out = StoreAppender(tmp_path / "run.h5", sim.mesh, {"damage": ("cell", ("d",), None)})
+    out.append(1.0, {"damage": np.zeros((8, 1))})
+    with pytest.raises(InputError, match="time 0.5 does not follow 1.0"):
+        out.append(0.5, {"damage": np.zeros((8, 1))})
+    out.discard()
+    assert list(tmp_path.iterdir()) == []

@@ -5,8 +5,9 @@ streamed by time step; reads are lazy and can be limited to some fields, time
 steps and cells (a rank's subdomain).
 """
 
+from io_adapters.store.appender import StoreAppender
 from io_adapters.store.hdf5 import is_store, read, read_field, write
 from io_adapters.store.layout import FORMAT_NAME, FORMAT_VERSION
 from io_adapters.store.xdmf import sidecar_path
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "is_store", "read", "read_field", "sidecar_path", "write"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "StoreAppender", "is_store", "read", "read_field", "sidecar_path", "write"]

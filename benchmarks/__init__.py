@@ -1,0 +1,1 @@
+"""nirom's performance suite: figures measured as ratios side by side in one run."""

@@ -1,0 +1,173 @@
+"""I/O figures of the foundation issue, measured side by side in one run.
+
+1. Streaming conversion of a synthetic Zset result of >= 1 GB to the store:
+   peak memory above the baseline (interpreter + libraries + mesh), compared with
+   the size of one time step of the largest field (target: <= 2 steps).
+2. Read throughput of Zset ``.integ`` data through nirom (every integration-point
+   field, step by step) versus a raw ``numpy.fromfile`` of the same bytes
+   (target: >= 50 %).
+3. A partial read of 1/4 of the rows versus a full read (target: <= 35 %).
+
+Run: ``python -m benchmarks.bench_io [--gigabytes 1.0] [--n 40] [--keep DIR]``.
+Prints a table and writes ``benchmarks/results/io.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.synthetic_zset import INTEG_VARIABLES, steps_for_size, write_result
+
+RESULTS = Path(__file__).parent / "results"
+
+_CHILD = r"""
+import resource, sys, h5py, numpy as np, io_adapters
+ut, out = sys.argv[1], sys.argv[2]
+sim = io_adapters.read(ut)
+mesh_bytes = sim.mesh.points.nbytes + sum(c.nbytes for c in sim.mesh.cells.values())
+if out == "-":
+    with h5py.File(sys.argv[3], "w") as f:   # initialise HDF5 as the converter does
+        f["x"] = np.zeros(10)
+else:
+    io_adapters.save(sim, out)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, mesh_bytes)
+"""
+
+
+def _peak_rss(*args: str) -> tuple[int, int]:
+    out = subprocess.run([sys.executable, "-c", _CHILD, *args], check=True, capture_output=True, text=True)
+    peak, mesh_bytes = out.stdout.split()
+    return int(peak), int(mesh_bytes)
+
+
+def conversion_memory(ut: Path, workdir: Path) -> dict:
+    """Peak RSS of a conversion minus that of a process that only opens the result."""
+    baseline, mesh_bytes = _peak_rss(str(ut), "-", str(workdir / "init.h5"))
+    start = time.perf_counter()
+    peak, _ = _peak_rss(str(ut), str(workdir / "converted.h5"))
+    seconds = time.perf_counter() - start
+    import io_adapters
+
+    sim = io_adapters.read(ut)
+    step_bytes = max(f.shape[1] * f.shape[2] * 8 for f in sim.fields.values())   # float64 in memory
+    overhead = peak - baseline
+    return {
+        "integ_bytes": os.path.getsize(ut.with_suffix(".integ")),
+        "store_bytes": os.path.getsize(workdir / "converted.h5"),
+        "conversion_seconds": seconds,
+        "baseline_rss_bytes": baseline,
+        "mesh_bytes": mesh_bytes,
+        "conversion_peak_rss_bytes": peak,
+        "overhead_bytes": overhead,
+        "one_step_of_largest_field_bytes": step_bytes,
+        "overhead_in_steps_of_one_field": overhead / step_bytes,
+    }
+
+
+def _read_all(fields, n_steps: int, rows) -> int:
+    total = 0
+    for k in range(n_steps):
+        for f in fields:
+            total += f.read(steps=slice(k, k + 1), rows=rows).size
+    return total
+
+
+def read_throughput(ut: Path, repeats: int = 3) -> dict:
+    """Times of raw fromfile, nirom full read and nirom quarter read (best of ``repeats``)."""
+    import io_adapters
+
+    sim = io_adapters.read(ut)
+    fields = [f for f in sim.fields.values() if f.support == "integration_point"]
+    n_rows = fields[0].shape[1]
+    integ = ut.with_suffix(".integ")
+    n_bytes = os.path.getsize(integ)
+    raw, full, quarter = [], [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        data = np.fromfile(integ, dtype=">f4")
+        raw.append(time.perf_counter() - t)
+        del data
+        t = time.perf_counter()
+        _read_all(fields, sim.n_times, None)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        _read_all(fields, sim.n_times, slice(0, n_rows // 4))
+        quarter.append(time.perf_counter() - t)
+    return {
+        "integ_bytes": n_bytes,
+        "raw_fromfile_seconds": min(raw),
+        "nirom_full_read_seconds": min(full),
+        "nirom_quarter_rows_seconds": min(quarter),
+        "throughput_vs_fromfile": min(raw) / min(full),
+        "quarter_over_full": min(quarter) / min(full),
+        "raw_GB_per_s": n_bytes / min(raw) / 1e9,
+        "nirom_GB_per_s": n_bytes / min(full) / 1e9,
+    }
+
+
+def run(gigabytes: float = 1.0, n: int = 40, keep: Path | None = None) -> dict:
+    """Write the synthetic result, measure, print and save the figures."""
+    workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="nirom-bench-io-"))
+    try:
+        n_steps = steps_for_size(n, gigabytes)
+        t = time.perf_counter()
+        ut = write_result(workdir, n=n, n_steps=n_steps)
+        written = time.perf_counter() - t
+        figures = {
+            "case": {"elements": n**3, "integration_points": 8 * n**3, "steps": n_steps,
+                     "integ_variables": len(INTEG_VARIABLES), "write_seconds": written},
+            "memory": conversion_memory(ut, workdir),
+            "read": read_throughput(ut),
+        }
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    figures["targets"] = {
+        "memory_overhead_at_most_2_steps": figures["memory"]["overhead_in_steps_of_one_field"] <= 2.0,
+        "throughput_at_least_0.5": figures["read"]["throughput_vs_fromfile"] >= 0.5,
+        "quarter_read_at_most_0.35": figures["read"]["quarter_over_full"] <= 0.35,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "io.json").write_text(json.dumps(figures, indent=2))
+    _print(figures)
+    return figures
+
+
+def _print(fig: dict) -> None:
+    m, r, c = fig["memory"], fig["read"], fig["case"]
+    mb = 1 / 2**20
+    print(f"synthetic Zset result: {c['elements']} c3d8, {c['integration_points']} IPs, {c['steps']} steps, "
+          f".integ {m['integ_bytes'] / 1e9:.2f} GB")
+    print(f"conversion: {m['conversion_seconds']:.1f} s, store {m['store_bytes'] / 1e9:.2f} GB")
+    print(f"  peak RSS {m['conversion_peak_rss_bytes'] * mb:.0f} MiB, baseline (libraries + mesh) "
+          f"{m['baseline_rss_bytes'] * mb:.0f} MiB, overhead {m['overhead_bytes'] * mb:.1f} MiB "
+          f"= {m['overhead_in_steps_of_one_field']:.2f} x one step of one field "
+          f"({m['one_step_of_largest_field_bytes'] * mb:.1f} MiB)   target <= 2")
+    print(f"read .integ: raw fromfile {r['raw_GB_per_s']:.2f} GB/s, nirom {r['nirom_GB_per_s']:.2f} GB/s "
+          f"-> ratio {r['throughput_vs_fromfile']:.2f}   target >= 0.5")
+    print(f"quarter of the rows / full read: {r['quarter_over_full']:.2f}   target <= 0.35")
+    print("targets met: " + ", ".join(f"{k}={v}" for k, v in fig["targets"].items()))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gigabytes", type=float, default=1.0)
+    parser.add_argument("--n", type=int, default=40, help="elements per cube edge")
+    parser.add_argument("--keep", type=Path, help="write the synthetic files here and keep them")
+    args = parser.parse_args(argv)
+    run(args.gigabytes, args.n, args.keep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
