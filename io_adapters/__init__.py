@@ -18,12 +18,21 @@ from io_adapters.errors import (
 )
 from io_adapters.formats import FORMATS, detect_format, read, save
 from io_adapters.mesh import Mesh
+from io_adapters.problem import (
+    Centrifugal,
+    Dirichlet,
+    Pressure,
+    Problem,
+    Temperature,
+    TimeTable,
+    read_problem,
+)
 from io_adapters.simulation import Field, FieldSource, Simulation
 
 __all__ = [
-    "FORMATS", "ConfigError", "ConvergenceError", "Field", "FieldSource", "InputError", "Mesh",
-    "MeshMismatchError", "MissingDependencyError", "NiromError", "Simulation", "detect_format",
-    "read", "save",
+    "FORMATS", "Centrifugal", "ConfigError", "ConvergenceError", "Dirichlet", "Field", "FieldSource",
+    "InputError", "Mesh", "MeshMismatchError", "MissingDependencyError", "NiromError", "Pressure",
+    "Problem", "Simulation", "Temperature", "TimeTable", "detect_format", "read", "read_problem", "save",
 ]
 
 

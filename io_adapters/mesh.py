@@ -275,6 +275,9 @@ class Mesh:
         """
         import meshio
 
+        from io_adapters.meshio_compat import ensure_meshio_cell_dimensions
+
+        ensure_meshio_cell_dimensions(list(self.cells) + [t for f in self.face_sets.values() for t in f])
         blocks = [meshio.CellBlock(t, np.asarray(c)) for t, c in self.cells.items()]
         n_volume_blocks = len(blocks)
         cell_sets = {}

@@ -1,0 +1,444 @@
+"""Problems described in TOML files.
+
+>>> from io_adapters.problem_toml import read_problem_toml
+>>> problem = read_problem_toml("cube.toml")
+
+The schema mirrors :class:`~io_adapters.problem.Problem`. Paths are relative to
+the TOML file. Every table accepts only the keys listed here: an unknown key is a
+:class:`~io_adapters.errors.ConfigError` naming the key and its table.
+
+Example (every section; alternatives in comments)::
+
+    mesh = "cube.geof"              # any mesh nirom reads (.geof, .geo, .msh, .vtu, .xdmf, …)
+
+    [time]                          # either the intervals …
+    start = 0.0                     # optional, default 0
+    end = [1.0, 2.0]                # ends of the intervals (absolute times), or one number
+    increments = [10, 5]            # equal steps per interval, or one number for all
+    cycles = 1                      # optional: repeat the list shifted by c·(end[-1] - start)
+    # steps = [0.0, 0.5, 1.0]       # … or the explicit times, initial time first
+
+    [solver]                        # optional
+    tolerance = 1e-3                # global convergence ratio
+    tolerance_mode = "automatic"    # optional qualifier (Zset *ratio automatic)
+    max_iterations = 30
+
+    [output]                        # optional, informative
+    output_first = true
+    components = ["sig", "eto"]
+    save_all_variables = false
+
+    [materials.domain000]           # key: a cell set, or ALL_ELEMENT; each cell gets exactly one
+    file = "evp.mat"                # a Zset material file …
+    integration = { theta = 1.0, tol = 1e-9, max_iterations = 200 }   # optional override
+    [materials.domain001]           # … or an inline spec (schema: io_adapters.problem)
+    behavior = "linear_elastic"
+    density = 8.2e-9
+    elasticity = { young = 2.0e5, poisson = 0.3 }
+    # temperature-dependent coefficient: young = { temperature = [0.0, 1000.0], value = [1.6e5, 1.2e5] }
+
+    [[dirichlet]]
+    node_set = "x0"
+    component = 0                   # 0, 1, 2 or "U1", "U2", "U3"
+    value = 0.0
+    table = "ramp"                  # optional: value × ramp(t)
+
+    [[pressure]]
+    face_set = "x1"
+    value = -20.0                   # one value; or values = [...] per facet;
+    # file = "pressure.node"        # or per-facet values: big-endian float32 (Zset) or .npy
+    table = "ptab"                  # optional
+
+    [[centrifugal]]
+    cell_set = "ALL_ELEMENT"        # optional (default: every cell)
+    center = [0.0, 0.0, 0.0]
+    axis = [0.0, 0.0, 1.0]          # or "x", "y", "z"
+    omega = 2.0e3
+    table = "spin"                  # optional: ω(t) = omega × spin(t)
+
+    [temperature]                   # one of four forms:
+    keys = [                        # (1) nodal fields at key times, linear in between
+      { time = 0.0, file = "tcold.node" },            # record = 1 by default
+      { time = 5.0, file = "thot.node", record = 1 },
+      { time = 10.0, file = "tcold.node" },
+    ]
+    period = 10.0                   # optional: the keys repeat every period …
+    end = 20.0                      # … until end (optional)
+    # (2) base = 20.0 (or { file = "tbase.node" }), max = { file = "tmax.node" }, table = "coef":
+    #     T = base + coef(t)·(max - base)
+    # (3) [[temperature.fields]] file = "t1.npy", record = 1, table = "c1"   (T = Σ c_j(t) T_j)
+    # (4) uniform = 20.0
+    # Files: .npy ((n_nodes,) or (n_records, n_nodes)) or Zset big-endian float32 records.
+
+    [tables.ramp]
+    time = [0.0, 1.0]
+    value = [0.0, 1.0]
+    [tables.spin]
+    time = [0.0, 1.0]
+    value = [0.0, 1.0]
+    [tables.ptab]                   # a periodic table (Zset **cycle)
+    time = [0.0, 0.1, 2.0]
+    value = [0.0, -50.0, -50.0]
+    period = 2.0                    # optional; then start (default 0) and end (default never)
+    start = 0.0
+    end = 10.0
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from io_adapters.errors import ConfigError
+from io_adapters.problem import (
+    ALL_ELEMENT,
+    OUTPUT_KEYS,
+    SOLVER_KEYS,
+    Centrifugal,
+    Dirichlet,
+    Pressure,
+    Problem,
+    Temperature,
+    TimeTable,
+    available,
+    facet_count,
+    read_nodal_values,
+    time_steps,
+)
+
+_TOP = {"mesh", "time", "solver", "output", "materials", "dirichlet", "pressure", "centrifugal",
+        "temperature", "tables"}
+_COMPONENTS = {"U1": 0, "U2": 1, "U3": 2}
+_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+
+
+def read_problem_toml(path: str | os.PathLike) -> Problem:
+    """Read a problem from a TOML file (schema in the module docstring).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    Problem
+        ``source`` is the file's path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return problem_from_dict(data, path.parent, source=str(path))
+
+
+def problem_from_dict(d: Mapping[str, Any], base_dir: str | os.PathLike, *, source: str | None = None) -> Problem:
+    """Build a problem from a dict with the TOML schema.
+
+    Parameters
+    ----------
+    d : mapping
+        The parsed TOML (schema in the module docstring).
+    base_dir : path
+        Folder the relative paths are relative to.
+    source : str, optional
+        Name used in messages (default: ``base_dir``).
+    """
+    base = Path(base_dir)
+    src = source or str(base)
+    reader = _Reader(base, src)
+    return reader.problem(d)
+
+
+class _Reader:
+    def __init__(self, base: Path, source: str):
+        self.base = base
+        self.source = source
+
+    # -------------------------------------------------------------- helpers
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {message}")
+
+    def keys(self, table: Mapping, where: str, known: set[str], required: set[str] = frozenset()) -> None:
+        if not isinstance(table, Mapping):
+            raise self.error(f"{where} must be a table, found {type(table).__name__}")
+        for key in table:
+            if key not in known:
+                raise self.error(f"unknown key '{key}' in {where} (known: {available(known)})")
+        for key in sorted(required - set(table)):
+            raise self.error(f"{where} has no '{key}'")
+
+    def path(self, value, where: str) -> Path:
+        if not isinstance(value, str):
+            raise self.error(f"{where} must be a file name, found {value!r}")
+        return self.base / value
+
+    def number(self, value, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(f"{where} must be a number, found {value!r}")
+        return float(value)
+
+    def name(self, value, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(f"{where} must be a name (string), found {value!r}")
+        return value
+
+    # -------------------------------------------------------------- problem
+    def problem(self, d: Mapping) -> Problem:
+        self.keys(d, "the top level", _TOP, {"mesh", "time", "materials"})
+        mesh = self.mesh(d["mesh"])
+        tables = {}
+        tables_in = d.get("tables", {})
+        if not isinstance(tables_in, Mapping):
+            raise self.error("[tables] must hold one table per name ([tables.NAME])")
+        for name, table in tables_in.items():
+            tables[name] = self.table(table, f"[tables.{name}]")
+        solver = dict(d.get("solver", {}))
+        self.keys(solver, "[solver]", set(SOLVER_KEYS))
+        output = dict(d.get("output", {}))
+        self.keys(output, "[output]", set(OUTPUT_KEYS))
+        return Problem(
+            mesh=mesh,
+            materials=self.materials(d["materials"]),
+            dirichlet=tuple(self.dirichlet(item, f"[[dirichlet]] {i + 1}")
+                            for i, item in enumerate(self.array(d, "dirichlet"))),
+            pressures=tuple(self.pressure(item, f"[[pressure]] {i + 1}", mesh)
+                            for i, item in enumerate(self.array(d, "pressure"))),
+            centrifugal=tuple(self.centrifugal(item, f"[[centrifugal]] {i + 1}", mesh)
+                              for i, item in enumerate(self.array(d, "centrifugal"))),
+            temperature=self.temperature(d["temperature"], mesh, tables) if "temperature" in d else None,
+            tables=tables,
+            times=self.times(d["time"]),
+            solver=solver,
+            output=output,
+            source=self.source,
+        )
+
+    def array(self, d: Mapping, key: str) -> list:
+        items = d.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise self.error(f"'{key}' must be an array of tables ([[{key}]])")
+        return items
+
+    def mesh(self, value):
+        path = self.path(value, "'mesh'")
+        if not path.is_file():
+            raise self.error(f"mesh file {path} not found")
+        if path.suffix.lower() in (".geof", ".geo"):
+            from io_adapters.zset import read_mesh
+
+            return read_mesh(path)
+        from io_adapters import read
+
+        return read(path).mesh
+
+    def times(self, t: Mapping) -> np.ndarray:
+        self.keys(t, "[time]", {"steps", "start", "end", "increments", "cycles"})
+        if "steps" in t:
+            extra = sorted(set(t) - {"steps"})
+            if extra:
+                raise self.error(f"[time]: give 'steps' or 'end'/'increments', not both (found {extra})")
+            steps = t["steps"]
+            if not isinstance(steps, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                      for v in steps):
+                raise self.error(f"[time] 'steps' must be a list of numbers, found {steps!r}")
+            return np.asarray(steps, dtype=np.float64)
+        if "end" not in t or "increments" not in t:
+            raise self.error("[time] needs 'steps', or 'end' and 'increments'")
+        ends = t["end"] if isinstance(t["end"], list) else [t["end"]]
+        ends = [self.number(v, "[time] 'end'") for v in ends]
+        incs = t["increments"] if isinstance(t["increments"], list) else [t["increments"]]
+        if len(incs) == 1:
+            incs = incs * len(ends)
+        try:
+            return time_steps(ends, incs, cycles=t.get("cycles", 1),
+                              start=self.number(t.get("start", 0.0), "[time] 'start'"))
+        except ConfigError as exc:
+            raise self.error(f"[time]: {exc}") from None
+
+    def table(self, t: Mapping, where: str) -> TimeTable:
+        self.keys(t, where, {"time", "value", "period", "start", "end"}, {"time", "value"})
+        try:
+            return TimeTable(t["time"], t["value"], period=t.get("period"), start=t.get("start"), end=t.get("end"))
+        except ConfigError as exc:
+            raise self.error(f"{where}: {exc}") from None
+
+    # ------------------------------------------------------------ materials
+    def materials(self, m: Mapping) -> dict:
+        if not isinstance(m, Mapping) or not m:
+            raise self.error("[materials] must hold one table per cell set ([materials.NAME])")
+        out = {}
+        for set_name, spec in m.items():
+            where = f"[materials.{set_name}]"
+            if not isinstance(spec, Mapping):
+                raise self.error(f"{where} must be a table")
+            if "file" in spec:
+                self.keys(spec, where + " (with 'file', only 'integration' may be added)", {"file", "integration"})
+                path = self.path(spec["file"], f"{where} 'file'")
+                if not path.is_file():
+                    raise self.error(f"{where}: material file {path} not found")
+                from io_adapters.zset.material_file import read_material
+
+                material = read_material(path)
+                if "integration" in spec:
+                    material["integration"] = self.plain(spec["integration"])
+                out[set_name] = material
+            else:
+                out[set_name] = self.plain(spec)
+        return out
+
+    def plain(self, value):
+        """TOML tables as plain dicts and lists (specs are validated by Problem)."""
+        if isinstance(value, Mapping):
+            return {k: self.plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.plain(v) for v in value]
+        return value
+
+    # ---------------------------------------------------------------- loads
+    def dirichlet(self, item: Mapping, where: str) -> Dirichlet:
+        self.keys(item, where, {"node_set", "component", "value", "table"}, {"node_set", "component", "value"})
+        component = item["component"]
+        if isinstance(component, str):
+            if component not in _COMPONENTS:
+                raise self.error(f"{where}: component must be 0, 1, 2 or U1, U2, U3, found '{component}'")
+            component = _COMPONENTS[component]
+        try:
+            return Dirichlet(self.name(item["node_set"], f"{where} 'node_set'"), component,
+                             self.number(item["value"], f"{where} 'value'"), item.get("table"))
+        except ConfigError as exc:
+            raise self.error(f"{where}: {exc}") from None
+
+    def pressure(self, item: Mapping, where: str, mesh) -> Pressure:
+        self.keys(item, where, {"face_set", "value", "values", "file", "table"}, {"face_set"})
+        given = [k for k in ("value", "values", "file") if k in item]
+        if len(given) != 1:
+            raise self.error(f"{where} needs exactly one of 'value', 'values' or 'file', found {given or 'none'}")
+        face_set = self.name(item["face_set"], f"{where} 'face_set'")
+        if "value" in item:
+            values = self.number(item["value"], f"{where} 'value'")
+        elif "values" in item:
+            values = item["values"]
+        else:
+            path = self.path(item["file"], f"{where} 'file'")
+            if not path.is_file():
+                raise self.error(f"{where}: pressure file {path} not found")
+            if face_set not in mesh.face_sets:
+                raise self.error(f"{where}: face set '{face_set}' is not in the mesh "
+                                 f"(face sets: {available(mesh.face_sets)})")
+            n_facets = facet_count(mesh, face_set)
+            if path.suffix.lower() != ".npy" and path.stat().st_size != 4 * n_facets:
+                raise self.error(f"{where}: pressure file {path} holds {path.stat().st_size / 4:g} big-endian "
+                                 f"float32 values, but face set '{face_set}' has {n_facets} facets "
+                                 "(one value per facet is expected)")
+            values = read_nodal_values(path, n_facets, what=f"{self.source}: {where}")
+        try:
+            return Pressure(face_set, values, item.get("table"))
+        except ConfigError as exc:
+            raise self.error(f"{where}: {exc}") from None
+
+    def centrifugal(self, item: Mapping, where: str, mesh) -> Centrifugal:
+        self.keys(item, where, {"cell_set", "center", "axis", "omega", "table"}, {"center", "axis", "omega"})
+        cell_set = item.get("cell_set")
+        if cell_set == ALL_ELEMENT and ALL_ELEMENT not in mesh.cell_sets:
+            cell_set = None
+        axis = item["axis"]
+        if isinstance(axis, str):
+            if axis not in _AXES:
+                raise self.error(f"{where}: axis must be 'x', 'y', 'z' or three numbers, found '{axis}'")
+            axis = _AXES[axis]
+        try:
+            return Centrifugal(cell_set, item["center"], axis, self.number(item["omega"], f"{where} 'omega'"),
+                               item.get("table"))
+        except ConfigError as exc:
+            raise self.error(f"{where}: {exc}") from None
+
+    # ---------------------------------------------------------- temperature
+    def temperature(self, t: Mapping, mesh, tables: dict[str, TimeTable]) -> Temperature:
+        where = "[temperature]"
+        self.keys(t, where, {"keys", "period", "end", "base", "max", "table", "fields", "uniform"})
+        forms = [f for f, keys in (("keys", {"keys"}), ("base/max", {"base", "max"}), ("fields", {"fields"}),
+                                   ("uniform", {"uniform"})) if keys & set(t)]
+        if len(forms) != 1:
+            raise self.error(f"{where} needs exactly one of 'keys', 'base'+'max'+'table', 'fields' or 'uniform', "
+                             f"found {forms or 'none'}")
+        form = forms[0]
+        allowed = {"keys": {"keys", "period", "end"}, "base/max": {"base", "max", "table"}, "fields": {"fields"},
+                   "uniform": {"uniform"}}[form]
+        extra = sorted(set(t) - allowed)
+        if extra:
+            raise self.error(f"{where}: key(s) {extra} do not go with '{form}'")
+        n_nodes = mesh.n_nodes
+        fields: list[np.ndarray] = []
+        labels: list[str] = []
+        index: dict[tuple[Path, int], int] = {}
+
+        def record(spec, what: str) -> int:
+            if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+                fields.append(np.full(n_nodes, float(spec)))
+                labels.append(f"constant {spec:g}")
+                return len(fields) - 1
+            self.keys(spec, what, {"file", "record", "time", "table"}, {"file"})
+            path = self.path(spec["file"], f"{what} 'file'")
+            k = spec.get("record", 1)
+            key = (path.resolve(), k)
+            if key not in index:
+                fields.append(read_nodal_values(path, n_nodes, record=k, what=f"{self.source}: {what} temperature"))
+                labels.append(f"{spec['file']}:{k}")
+                index[key] = len(fields) - 1
+            return index[key]
+
+        try:
+            if form == "uniform":
+                return Temperature.uniform(self.number(t["uniform"], f"{where} 'uniform'"), n_nodes)
+            if form == "base/max":
+                if "table" not in t:
+                    raise self.error(f"{where}: 'base' and 'max' need a 'table' (the coefficient)")
+                name = self.name(t["table"], f"{where} 'table'")
+                if name not in tables:
+                    raise self.error(f"{where}: table '{name}' is not defined (tables: {available(tables)})")
+                base = fields[record(t["base"], f"{where} 'base'")]
+                top = fields[record(t["max"], f"{where} 'max'")]
+                return Temperature.from_base_max(base, top, tables[name], labels=(f"base {labels[0]}",
+                                                                                   f"max {labels[-1]}"))
+            if form == "fields":
+                items = t["fields"]
+                if not isinstance(items, list) or not items:
+                    raise self.error(f"{where} 'fields' must be an array of tables ([[temperature.fields]])")
+                coefficient_tables = []
+                for i, item in enumerate(items):
+                    what = f"[[temperature.fields]] {i + 1}"
+                    self.keys(item, what, {"file", "record", "table"}, {"file", "table"})
+                    name = self.name(item["table"], f"{what} 'table'")
+                    if name not in tables:
+                        raise self.error(f"{what}: table '{name}' is not defined (tables: {available(tables)})")
+                    before = len(fields)
+                    record(item, what)
+                    if len(fields) == before:
+                        raise self.error(f"{what}: the same file and record as an earlier field")
+                    coefficient_tables.append(tables[name])
+                return Temperature(fields=np.array(fields), tables=tuple(coefficient_tables), labels=tuple(labels))
+            keys = t["keys"]
+            if not isinstance(keys, list) or not keys:
+                raise self.error(f"{where} 'keys' must be a list of {{time = …, file = …}} tables")
+            times, which = [], []
+            for i, item in enumerate(keys):
+                what = f"{where} keys[{i}]"
+                self.keys(item, what, {"time", "file", "record"}, {"time", "file"})
+                times.append(self.number(item["time"], f"{what} 'time'"))
+                which.append(record(item, what))
+            period = None if "period" not in t else self.number(t["period"], f"{where} 'period'")
+            end = None if "end" not in t else self.number(t["end"], f"{where} 'end'")
+            return Temperature.from_key_times(times, np.array(fields), which, period=period, end=end,
+                                              labels=labels)
+        except ConfigError as exc:
+            if str(exc).startswith(self.source):
+                raise
+            raise self.error(f"{where}: {exc}") from None
