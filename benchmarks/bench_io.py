@@ -83,7 +83,14 @@ def _read_all(fields, n_steps: int, rows) -> int:
 
 
 def read_throughput(ut: Path, repeats: int = 3) -> dict:
-    """Times of raw fromfile, nirom full read and nirom quarter read (best of ``repeats``)."""
+    """Times of raw fromfile, nirom full read and nirom quarter read (best of ``repeats``).
+
+    Two raw references: ``np.fromfile`` of the whole file (the target's), and a
+    step-by-step ``np.fromfile`` of the same bytes from the page cache, which costs
+    no more than a memory copy (a stricter reference, reported beside it). nirom
+    reads every integration-point field, step by step, as float64 in the mesh's
+    row order (transposition and widening included).
+    """
     import io_adapters
 
     sim = io_adapters.read(ut)
@@ -91,11 +98,18 @@ def read_throughput(ut: Path, repeats: int = 3) -> dict:
     n_rows = fields[0].shape[1]
     integ = ut.with_suffix(".integ")
     n_bytes = os.path.getsize(integ)
-    raw, full, quarter = [], [], []
+    whole, stepwise, full, quarter = [], [], [], []
+    step_values = n_bytes // 4 // sim.n_times
     for _ in range(repeats):
         t = time.perf_counter()
         data = np.fromfile(integ, dtype=">f4")
-        raw.append(time.perf_counter() - t)
+        whole.append(time.perf_counter() - t)
+        del data
+        t = time.perf_counter()
+        with open(integ, "rb") as f:   # the same bytes, one time step at a time
+            for _ in range(sim.n_times):
+                data = np.fromfile(f, dtype=">f4", count=step_values)
+        stepwise.append(time.perf_counter() - t)
         del data
         t = time.perf_counter()
         _read_all(fields, sim.n_times, None)
@@ -105,12 +119,15 @@ def read_throughput(ut: Path, repeats: int = 3) -> dict:
         quarter.append(time.perf_counter() - t)
     return {
         "integ_bytes": n_bytes,
-        "raw_fromfile_seconds": min(raw),
+        "fromfile_whole_seconds": min(whole),
+        "fromfile_stepwise_seconds": min(stepwise),
         "nirom_full_read_seconds": min(full),
         "nirom_quarter_rows_seconds": min(quarter),
-        "throughput_vs_fromfile": min(raw) / min(full),
+        "throughput_vs_fromfile": min(whole) / min(full),
+        "throughput_vs_stepwise_fromfile": min(stepwise) / min(full),
         "quarter_over_full": min(quarter) / min(full),
-        "raw_GB_per_s": n_bytes / min(raw) / 1e9,
+        "fromfile_GB_per_s": n_bytes / min(whole) / 1e9,
+        "stepwise_fromfile_GB_per_s": n_bytes / min(stepwise) / 1e9,
         "nirom_GB_per_s": n_bytes / min(full) / 1e9,
     }
 
@@ -153,8 +170,10 @@ def _print(fig: dict) -> None:
           f"{m['baseline_rss_bytes'] * mb:.0f} MiB, overhead {m['overhead_bytes'] * mb:.1f} MiB "
           f"= {m['overhead_in_steps_of_one_field']:.2f} x one step of one field "
           f"({m['one_step_of_largest_field_bytes'] * mb:.1f} MiB)   target <= 2")
-    print(f"read .integ: raw fromfile {r['raw_GB_per_s']:.2f} GB/s, nirom {r['nirom_GB_per_s']:.2f} GB/s "
+    print(f"read .integ: np.fromfile {r['fromfile_GB_per_s']:.2f} GB/s, nirom {r['nirom_GB_per_s']:.2f} GB/s "
           f"-> ratio {r['throughput_vs_fromfile']:.2f}   target >= 0.5")
+    print(f"  (step-by-step np.fromfile from the page cache {r['stepwise_fromfile_GB_per_s']:.2f} GB/s "
+          f"-> ratio {r['throughput_vs_stepwise_fromfile']:.2f})")
     print(f"quarter of the rows / full read: {r['quarter_over_full']:.2f}   target <= 0.35")
     print("targets met: " + ", ".join(f"{k}={v}" for k, v in fig["targets"].items()))
 

@@ -79,8 +79,10 @@ def index_length(index: Index) -> int:
 
 def check_finite(values: np.ndarray, origin: str, steps: Index, rows: Index) -> None:
     """Raise InputError naming the first NaN/Inf of a block read from ``origin``."""
+    if np.isfinite(np.add.reduce(values, axis=None)):   # one pass, no temporary: NaN/Inf propagate
+        return
     finite = np.isfinite(values)
-    if finite.all():
+    if finite.all():   # the sum overflowed: every value is finite all the same
         return
     s, r, c = (int(i[0]) for i in np.nonzero(~finite))
     step = steps.start + s if isinstance(steps, slice) else int(steps[s])

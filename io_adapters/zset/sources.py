@@ -7,16 +7,15 @@
 - ``.integ``: per record, per element, per variable, the element's ``P_e``
   points: ``off(r, e, v, q) = r·Ni·P + Ni·S_e + v·P_e + q``. The variables of a
   field are interleaved with the others, so a read covers the contiguous range
-  of elements that holds the wanted rows (for every variable), decodes it once
-  into one array per field and keeps those arrays as a one-block cache: the
-  other fields of the same steps and rows are then served without touching the
-  file. A field's array leaves the cache once it has been handed out whole,
-  which keeps memory at about one step of the file while streaming.
+  of elements that holds the wanted rows (for every variable) and keeps it, as
+  read, as a one-block cache: the other fields of the same steps and rows are
+  then served without touching the file, each converting its own share.
 
-Reads use ``seek`` + ``readinto`` in pieces of about 1 MiB (never ``numpy.memmap``,
-so the resident memory stays bounded by what is asked), decode big-endian into
-native floats and return float64. The cache holds at most ``cache_bytes`` (the
-steps of a request are split into chunks that fit).
+Reads use ``seek`` + ``readinto`` (never ``numpy.memmap``, so the resident memory
+stays bounded by what is asked) and return float64; a block is decoded from
+big-endian in place once, then each field's transposition and widening is one
+numpy copy. The cache holds
+at most ``cache_bytes`` (the steps of a request are split into chunks that fit).
 """
 
 from __future__ import annotations
@@ -31,8 +30,6 @@ from io_adapters.simulation import Index
 
 #: Default bound of the decoded block kept by an ``.integ`` reader (bytes).
 DEFAULT_CACHE_BYTES = 256 * 2**20
-
-_PIECE_BYTES = 2**21
 
 
 def check_size(path: Path, expected_values: int, layout: str, hint: str) -> None:
@@ -121,22 +118,20 @@ class NodeFile:
         return out
 
 
-class _Block:
-    """The cached part of an ``.integ`` file: some steps, a range of elements, one array per field."""
+class _RawBlock:
+    """The cached part of an ``.integ`` file: some steps of a range of elements.
 
-    def __init__(self, steps: np.ndarray, first: int, stop: int, arrays: dict):
-        self.steps, self.first, self.stop, self.arrays = steps, first, stop, arrays
+    ``raw[i]`` holds step ``steps[i]`` of elements ``first:stop``, all variables,
+    in file order (native float32): each field takes its own share (transposition
+    and widening to float64 in one numpy copy) when it is asked for.
+    """
 
-    def positions(self, steps: np.ndarray, first: int, stop: int):
-        """Where some steps are in this block (slice or array), or None when not all are held."""
-        if first < self.first or stop > self.stop or not len(steps):
-            return None
-        slot = np.searchsorted(self.steps, steps)
-        if slot.max() >= len(self.steps) or not np.array_equal(self.steps[slot], steps):
-            return None
-        if slot[-1] - slot[0] + 1 == len(slot):
-            return slice(int(slot[0]), int(slot[-1]) + 1)
-        return slot
+    def __init__(self, steps: np.ndarray, first: int, stop: int, raw: np.ndarray):
+        self.steps, self.first, self.stop, self.raw = steps, first, stop, raw
+
+    def holds(self, steps: np.ndarray, first: int, stop: int) -> bool:
+        return (self.first == first and self.stop == stop and len(steps) == len(self.steps)
+                and np.array_equal(steps, self.steps))
 
 
 class IntegFile:
@@ -149,10 +144,10 @@ class IntegFile:
     counts : (n_elements,) int array
         Integration points of each element, in file order.
     groups : list of (start, stop)
-        Variable ranges of the fields defined on this file (the cache keeps one
-        array per range).
+        Variable ranges of the fields defined on this file.
     cache_bytes : int
-        Bound of the decoded block.
+        Bound of the block kept between reads (the steps of a request are read in
+        chunks that fit).
     """
 
     def __init__(self, path: Path, n_records: int, n_variables: int, counts: np.ndarray,
@@ -166,7 +161,7 @@ class IntegFile:
         self.uniform = int(counts[0]) if len(counts) and np.all(counts == counts[0]) else None
         self.groups = list(groups)
         self.cache_bytes = int(cache_bytes)
-        self._block: _Block | None = None
+        self._block: _RawBlock | None = None
 
     # ------------------------------------------------------------ geometry
     def element_range(self, rows: Index) -> tuple[int, int]:
@@ -186,13 +181,16 @@ class IntegFile:
         return first, stop
 
     # ---------------------------------------------------------------- read
-    def read(self, group: tuple[int, int], steps: Index, rows: Index) -> np.ndarray:
+    def read(self, group: tuple[int, int], steps: Index, rows: Index,
+             scale: np.ndarray | None = None) -> np.ndarray:
         """Variables ``group`` at some steps and file rows.
 
         Parameters
         ----------
         group : (start, stop)
-            One of the ranges given at construction.
+            Variable range of the field.
+        scale : (stop - start,) array, optional
+            Factor per component (engineering shears), applied in the same copy.
         steps : slice or increasing int array
         rows : slice or int array
             File rows (integration points in file order); an array may be unsorted.
@@ -213,85 +211,59 @@ class IntegFile:
             pick = np.asarray(rows) - lo
             whole = False
             n_rows = len(pick)
-        k = group[1] - group[0]
-        out = np.empty((len(steps), n_rows, k))
+        out = np.empty((len(steps), n_rows, group[1] - group[0]))
         if not len(steps) or not n_rows:
             return out
         per_step = 4 * self.n_variables * span
         chunk = max(1, self.cache_bytes // max(per_step, 1))
         for c in range(0, len(steps), chunk):
             part = steps[c:c + chunk]
-            target = out[c:c + chunk]
             block = self._block
-            where = block.positions(part, first, stop) if block is not None else None
-            if where is not None and group in block.arrays:
-                shift = lo - int(self.offsets[block.first])
-                cached = block.arrays[group]
-                rows_in_block = (slice(pick.start + shift, pick.stop + shift) if isinstance(pick, slice)
-                                 else pick + shift)
-                target[...] = cached[where][:, rows_in_block]
-                if whole and shift == 0 and span == cached.shape[1] and len(part) == len(block.steps):
-                    del block.arrays[group]  # handed out whole: free it
-                continue
-            self._load(part, first, stop, group, target if whole else None)
-            if not whole:
-                target[...] = self._block.arrays[group][:, pick]
+            if block is None or not block.holds(part, first, stop):
+                self._block = None   # free the previous block before reading the next
+                block = self._block = _RawBlock(part, first, stop, self._read_raw(part, first, stop))
+            for i in range(len(part)):
+                self._convert(block.raw[i], first, stop, group, out[c + i], None if whole else pick, scale)
         return out
 
-    def _load(self, steps: np.ndarray, first: int, stop: int, wanted, direct: np.ndarray | None) -> None:
-        """Read elements ``first:stop`` at ``steps``; decode every field, ``wanted`` into ``direct``."""
-        self._block = None  # free the previous block before allocating
+    def _read_raw(self, steps: np.ndarray, first: int, stop: int) -> np.ndarray:
+        """Elements ``first:stop`` at ``steps``, all variables, native float32: (n_steps, n_values)."""
         lo = int(self.offsets[first])
-        span = int(self.offsets[stop]) - lo
-        groups = self.groups if wanted in self.groups else self.groups + [wanted]
-        arrays = {g: np.empty((len(steps), span, g[1] - g[0]), np.float32)
-                  for g in groups if not (direct is not None and g == wanted)}
-        targets = dict(arrays)
-        if direct is not None:
-            targets[wanted] = direct
-        pieces = self._pieces(first, stop)
-        largest = max((int(self.offsets[q] - self.offsets[p]) for p, q in pieces), default=0)
-        buffer = np.empty(self.n_variables * largest, np.uint32)
+        n_values = self.n_variables * (int(self.offsets[stop]) - lo)
+        raw = np.empty((len(steps), n_values), np.uint32)
         record = self.n_variables * self.n_points
         with open(self.path, "rb") as f:
             for i, step in enumerate(steps):
-                for p, q in pieces:
-                    a, b = int(self.offsets[p]), int(self.offsets[q])
-                    raw = buffer[: self.n_variables * (b - a)]
-                    _read_exact(f, 4 * (int(step) * record + self.n_variables * a), raw, self.path)
-                    values = _decode(raw)
-                    self._scatter(values, p, q, a - lo, i, targets)
-        self._block = _Block(steps, first, stop, arrays)
+                _read_exact(f, 4 * (int(step) * record + self.n_variables * lo), raw[i], self.path)
+                _decode(raw[i])   # to native float32 while the step is in cache
+        return raw.view(np.float32)
 
-    def _pieces(self, first: int, stop: int) -> list[tuple[int, int]]:
-        """Element ranges of about ``_PIECE_BYTES`` covering ``first:stop``."""
+    def _convert(self, raw: np.ndarray, first: int, stop: int, group: tuple[int, int],
+                 target: np.ndarray, pick, scale: np.ndarray | None) -> None:
+        """One step of one field from a raw block into ``target`` (n_rows, k), float64."""
+        v0, v1 = group
+        n_elements = stop - first
         if self.uniform:
-            size = max(1, _PIECE_BYTES // (4 * self.n_variables * self.uniform))
-            return [(a, min(a + size, stop)) for a in range(first, stop, size)]
-        bounds = [first]
-        points = max(1, _PIECE_BYTES // (4 * self.n_variables))
-        while bounds[-1] < stop:
-            nxt = int(np.searchsorted(self.offsets, self.offsets[bounds[-1]] + points, side="right") - 1)
-            bounds.append(min(stop, max(nxt, bounds[-1] + 1)))
-        return list(zip(bounds[:-1], bounds[1:]))
-
-    def _scatter(self, values: np.ndarray, p: int, q: int, row0: int, i: int, targets: dict) -> None:
-        """Put one decoded piece (elements ``p:q``) into each field's array at step ``i``."""
-        n_rows = int(self.offsets[q] - self.offsets[p])
-        if self.uniform:
-            per_element = values.reshape(q - p, self.n_variables, self.uniform)
-            for (v0, v1), target in targets.items():
-                rows = target[i, row0:row0 + n_rows].reshape((q - p, self.uniform, v1 - v0), copy=False)
-                rows[...] = per_element[:, v0:v1, :].transpose(0, 2, 1)
+            per_element = raw.reshape(n_elements, self.n_variables, self.uniform)[:, v0:v1, :]
+            if pick is None:   # one strided pass: transpose + widen (+ scale)
+                view = target.reshape(n_elements, self.uniform, v1 - v0)
+                if scale is None:
+                    np.copyto(view, per_element.transpose(0, 2, 1))
+                else:
+                    np.multiply(per_element.transpose(0, 2, 1), scale, out=view)
+                return
+            target[...] = per_element.transpose(0, 2, 1).reshape(-1, v1 - v0)[pick]
+            _scaled(target[None], scale)
             return
-        counts = self.counts[p:q]
-        element = np.repeat(np.arange(q - p), counts)
-        point = np.arange(n_rows) - np.repeat(self.offsets[p:q] - self.offsets[p], counts)
-        base = self.n_variables * (self.offsets[p:q] - self.offsets[p])[element] + point
-        per_point = counts[element]
-        for (v0, v1), target in targets.items():
-            index = base[:, None] + np.arange(v0, v1)[None, :] * per_point[:, None]
-            target[i, row0:row0 + n_rows] = values[index]
+        lo = self.offsets[first]
+        counts = self.counts[first:stop]
+        n_rows = int(self.offsets[stop] - lo)
+        element = np.repeat(np.arange(n_elements), counts)
+        point = np.arange(n_rows) - np.repeat(self.offsets[first:stop] - lo, counts)
+        base = self.n_variables * (self.offsets[first:stop] - lo)[element] + point
+        index = base[:, None] + np.arange(v0, v1)[None, :] * counts[element][:, None]
+        target[...] = raw[index] if pick is None else raw[index[pick]]
+        _scaled(target[None], scale)
 
 
 def _scaled(values: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
@@ -354,4 +326,4 @@ class IntegFieldSource:
         """Values, shape (n_steps, n_rows, n_components), float64."""
         if self.file_rows is not None:
             rows = self.file_rows[rows]
-        return _scaled(self.file.read(self.group, steps, rows), self.scale)
+        return self.file.read(self.group, steps, rows, self.scale)
