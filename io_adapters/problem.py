@@ -71,6 +71,10 @@ SOLVER_KEYS = {
     "tolerance": "global convergence ratio of the Newton iterations (Zset *ratio)",
     "tolerance_mode": "how the ratio is measured (Zset *ratio qualifier, e.g. 'automatic')",
     "max_iterations": "Newton iterations allowed per increment (Zset *iteration)",
+    "atol": "absolute residual tolerance (force units) added to tolerance x reference force",
+    "max_cuts": "times a failing increment may be halved",
+    "rule": "integration rule of the solution ('default', or 'zset' to line up with Zset's points)",
+    "linear_solver": "'auto', 'scipy', 'mumps' or 'cg-gamg'",
 }
 
 #: Keys an output dict may hold.

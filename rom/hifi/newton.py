@@ -1,0 +1,231 @@
+"""One time step of the quasi-static problem: Newton with the consistent tangent,
+and automatic substepping when it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from io_adapters.errors import ConvergenceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewtonSettings:
+    """Tolerances and limits of the global Newton loop.
+
+    Attributes
+    ----------
+    rtol : float
+        Converged when ``‖r_free‖ ≤ rtol · max(‖f_ext‖, ‖F_int‖, ‖r_0‖) + atol``,
+        ``r_0`` being the step's first residual (it gives the scale when loads and
+        internal forces vanish at the solution, as in a free thermal expansion).
+    atol : float
+    max_iterations : int
+    max_cuts : int
+        Times a failing step may be halved (``2**max_cuts`` substeps at most).
+    line_search : int
+        Halvings of a Newton correction allowed when the law cannot follow it
+        (non-finite stresses); a growing residual is normal in the first plastic
+        iterations and is not cut.
+    """
+
+    rtol: float = 1e-9
+    atol: float = 1e-12
+    max_iterations: int = 25
+    max_cuts: int = 6
+    line_search: int = 3
+
+
+@dataclass
+class LocalState:
+    """Converged state of one rank at one time.
+
+    Attributes
+    ----------
+    time : float
+    u : (3 n_local_nodes,) displacement
+    strain, stress : (n_local_points, 6)
+    internal : list[dict[str, array]]
+        Law state per region (arrays over the region's points).
+    temperature : (n_local_points,) or None
+    """
+
+    time: float
+    u: np.ndarray
+    strain: np.ndarray
+    stress: np.ndarray
+    internal: list
+    temperature: np.ndarray | None
+    history: list = field(default_factory=list)
+
+
+def initial_state(disc, time: float) -> LocalState:
+    """Zero displacement, strain and stress; the laws' initial internal variables."""
+    n = disc.n_points
+    return LocalState(
+        time=float(time),
+        u=np.zeros(disc.n_dofs),
+        strain=np.zeros((n, 6)),
+        stress=np.zeros((n, 6)),
+        internal=[r.law.initial_state(len(r.points)) for r in disc.regions],
+        temperature=_temperature(disc, time),
+    )
+
+
+def _temperature(disc, t: float) -> np.ndarray:
+    """Temperature at the local points; each law's reference where the problem has none."""
+    T = disc.temperature(t)
+    if T is not None:
+        return T
+    T = np.zeros(disc.n_points)
+    for region in disc.regions:
+        T[region.points] = _reference_temperature(region.law)
+    return T
+
+
+def _reference_temperature(law) -> float:
+    value = getattr(law, "reference_temperature", None)
+    return 0.0 if value is None else float(value)
+
+
+def constitutive_update(disc, state: LocalState, strain: np.ndarray, T_new: np.ndarray, dt: float):
+    """Stress, tangent and internal variables at the local points for a trial strain.
+
+    Returns
+    -------
+    stress : (n_points, 6)
+    tangent : (n_points, 6, 6)
+    internal : list[dict]
+    """
+    n = disc.n_points
+    stress = np.empty((n, 6))
+    tangent = np.empty((n, 6, 6))
+    internal = []
+    d_strain = strain - state.strain
+    for region, old in zip(disc.regions, state.internal):
+        p = region.points
+        s, D, new = region.law.update(state.strain[p], d_strain[p], old, state.temperature[p],
+                                      T_new[p] - state.temperature[p], dt)
+        stress[p], tangent[p] = s, D
+        internal.append(new)
+    return stress, tangent, internal
+
+
+def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonSettings) -> LocalState:
+    """Solve the equilibrium at ``t_new`` starting from the converged ``state``.
+
+    The imposed-displacement increments enter through a tangent predictor (the
+    linearised response at the converged state spreads them over the free dofs),
+    so that a boundary layer of elements is not forced far into plasticity by the
+    first trial. Iterations use the consistent tangent at the current trial; a
+    correction the law cannot follow (non-finite stresses) is shortened.
+
+    Raises
+    ------
+    ConvergenceError
+        With the residual history when the iterations do not converge (or a law fails).
+    """
+    from rom import fem
+
+    dt = t_new - state.time
+    T_new = _temperature(disc, t_new)
+    f_ext = disc.external_load(t_new)
+    u = state.u.copy()
+    imposed = np.zeros_like(u)
+    imposed[disc.constrained] = disc.dirichlet_values(t_new)[disc.constrained] - u[disc.constrained]
+    initial_residual = 0.0
+    if system.any(np.any(imposed)):   # decided by all ranks together
+        stress, tangent, _ = constitutive_update(disc, state, state.strain, T_new, dt)
+        K = fem.stiffness(disc.B, disc.weights, tangent)
+        predictor = system.assemble(fem.internal_forces(disc.B, disc.weights, stress) - f_ext + K @ imposed)
+        initial_residual = system.norms(predictor)[0]
+        u = u + imposed + system.solve(K, _negate(system, predictor))
+    history = []
+    previous = None
+    reference = initial_residual
+    for iteration in range(settings.max_iterations + 1):
+        strain = (disc.B @ u).reshape(-1, 6)
+        stress, tangent, internal = constitutive_update(disc, state, strain, T_new, dt)
+        f_int = fem.internal_forces(disc.B, disc.weights, stress)
+        scale = max(_total_norm(system, system.assemble(f_ext)), _total_norm(system, system.assemble(f_int)))
+        residual = system.assemble(f_int - f_ext)   # assembled last: PETSc reuses one vector
+        free_norm, _ = system.norms(residual)
+        history.append(free_norm)
+        if not np.isfinite(free_norm):
+            if previous is not None and previous[3] < settings.line_search:
+                # the law could not follow the full correction: take a shorter one
+                u_prev, norm_prev, du_prev, cuts = previous
+                u = u_prev + 0.5 ** (cuts + 1) * du_prev
+                previous = (u_prev, norm_prev, du_prev, cuts + 1)
+                continue
+            break
+        reference = max(reference, scale, free_norm if iteration == 0 else 0.0)
+        if free_norm <= settings.rtol * reference + settings.atol:
+            return LocalState(t_new, u, strain, stress, internal, T_new, history)
+        if iteration == settings.max_iterations:
+            break
+        K = fem.stiffness(disc.B, disc.weights, tangent)
+        du = system.solve(K, _negate(system, residual))
+        previous = (u, free_norm, du, 0)
+        u = u + du
+    raise ConvergenceError(
+        f"Newton did not converge from t={state.time:g} to t={t_new:g} "
+        f"in {settings.max_iterations} iterations; residual history "
+        + ", ".join(f"{r:.3e}" for r in history)
+    )
+
+
+def _negate(system, vector):
+    if isinstance(vector, np.ndarray):
+        return -vector
+    vector.scale(-1.0)
+    return vector
+
+
+def _total_norm(system, vector) -> float:
+    free, fixed = system.norms(vector)
+    return float(np.hypot(free, fixed))
+
+
+def advance(disc, system, state: LocalState, t_new: float, settings: NewtonSettings,
+            comm=None, level: int = 0) -> LocalState:
+    """Reach ``t_new`` from ``state``, halving the step when Newton or a law fails.
+
+    The failure decision is taken collectively (every rank cuts together).
+    """
+    error = None
+    try:
+        new = newton_step(disc, system, state, t_new, settings)
+    except ConvergenceError as exc:
+        new, error = None, exc
+    failed = error is not None
+    if comm is not None and comm.size > 1:
+        failed = comm.allreduce(failed, op=_lor())
+        if failed and error is None:
+            error = ConvergenceError("another rank failed to converge")
+    if not failed:
+        return new
+    if level >= settings.max_cuts:
+        raise ConvergenceError(
+            f"step to t={t_new:g} failed after {settings.max_cuts} halvings "
+            f"(last substep from t={state.time:g}): {error}"
+        ) from None
+    t_mid = 0.5 * (state.time + t_new)
+    log.info("cutting the step to t=%g at t=%g (level %d): %s", t_new, t_mid, level + 1, error)
+    half = advance(disc, system, state, t_mid, settings, comm, level + 1)
+    return advance(disc, system, half, t_new, settings, comm, level + 1)
+
+
+def _lor():
+    from mpi4py import MPI
+
+    return MPI.LOR
+
+
+def with_time(state: LocalState, time: float) -> LocalState:
+    return replace(state, time=time)
