@@ -88,12 +88,12 @@ _MATERIAL_KEYS = {
     "linear_elastic": {"behavior", "density", "elasticity", "thermal_strain", "integration"},
     "gen_evp": {"behavior", "density", "elasticity", "thermal_strain", "potential", "integration"},
     "j2_plasticity": {"behavior", "density", "elasticity", "thermal_strain", "yield_stress",
-                      "isotropic", "kinematic", "integration"},
+                      "isotropic", "kinematic", "integration", "name"},
 }
 _SUB_KEYS = {
-    "elasticity": ({"young", "poisson"}, {"young", "poisson"}),
-    "thermal_strain": ({"alpha", "ref_temperature"}, {"alpha", "ref_temperature"}),
-    "integration": ({"theta", "tol", "max_iterations", "method"}, set()),
+    "elasticity": ({"young", "poisson", "type"}, {"young", "poisson"}),
+    "thermal_strain": ({"alpha", "ref_temperature", "type"}, {"alpha", "ref_temperature"}),
+    "integration": ({"theta", "tol", "max_iterations", "max_subdivisions", "method"}, set()),
     "potential": ({"name", "criterion", "flow", "kinematic", "isotropic"}, {"flow", "isotropic"}),
 }
 
@@ -843,7 +843,7 @@ def _coefficients(block, where: str, known: set[str], required: set[str], errors
     for key in block:
         if key not in known:
             errors.append(f"unknown key '{key}' in '{where}' (known: {available(known)})")
-        elif numeric:
+        elif numeric and not (key == "type" and block[key] == "isotropic"):
             _check_coefficient(block[key], f"{where}.{key}", errors)
     for key in sorted(required - set(block)):
         errors.append(f"'{where}' has no '{key}'")
@@ -865,7 +865,8 @@ def check_material_spec(spec) -> list[str]:
     """What is wrong with a material spec dict (empty when nothing is).
 
     Checks the keys (unknown ones are errors), the behaviour, the required
-    coefficients and their types; see the module docstring for the schema.
+    coefficients and their types, before any computation; the schema is the one
+    :func:`rom.materials.from_spec` documents (a test keeps the two in step).
     """
     errors: list[str] = []
     if not isinstance(spec, Mapping):
@@ -900,7 +901,8 @@ def check_material_spec(spec) -> list[str]:
                 if potential.get("criterion", "mises") != "mises":
                     errors.append(f"potential: unsupported criterion '{potential['criterion']}' (supported: mises)")
                 if "flow" in potential:
-                    _check_hardening(potential["flow"], "potential.flow", {"norton": {"K", "n"}}, errors)
+                    _check_hardening(potential["flow"], "potential.flow", {"norton": {"K", "n"}, "plasticity": set()},
+                                     errors)
                 if "isotropic" in potential:
                     _check_hardening(potential["isotropic"], "potential.isotropic",
                                      {"constant": {"R0"}, "linear": {"R0", "H"}, "nonlinear": {"R0", "Q", "b"}},
@@ -914,9 +916,10 @@ def check_material_spec(spec) -> list[str]:
             _check_coefficient(spec["yield_stress"], "yield_stress", errors)
         if "isotropic" in spec:
             _check_hardening(spec["isotropic"], "isotropic",
-                             {"constant": set(), "linear": {"H"}, "nonlinear": {"Q", "b"}}, errors)
+                             {"constant": set(), "linear": {"H"}, "voce": {"Q", "b"}, "nonlinear": {"Q", "b"}}, errors)
         for k, item in enumerate(spec.get("kinematic", [])):
-            _check_hardening(item, f"kinematic[{k}]", {"armstrong_frederick": {"C", "D"}, "linear": {"C"}}, errors)
+            _check_hardening(item, f"kinematic[{k}]",
+                             {"armstrong_frederick": {"C", "D"}, "nonlinear": {"C", "D"}, "linear": {"C"}}, errors)
     return errors
 
 

@@ -201,3 +201,19 @@ def test_zset_reader_forms_are_accepted():
     assert from_spec(j2) == from_spec(J2_FULL)
     assert "integration" not in to_spec(from_spec(ZSET_EXAMPLE))          # defaults are not written
     assert "name" not in to_spec(from_spec(J2_FULL))
+
+
+@pytest.mark.parametrize("spec", [
+    {"behavior": "j2_plasticity", "name": "ep", "elasticity": {"type": "isotropic", "young": 2e5, "poisson": 0.3},
+     "yield_stress": 200.0, "isotropic": {"type": "voce", "Q": 50.0, "b": 10.0},
+     "kinematic": [{"type": "nonlinear", "C": 1e4, "D": 100.0}, {"type": "linear", "C": 1e3}],
+     "integration": {"max_subdivisions": 4}},
+    {"behavior": "gen_evp", "elasticity": {"young": 2e5, "poisson": 0.3},
+     "potential": {"name": "ev", "flow": {"type": "plasticity"}, "isotropic": {"type": "constant", "R0": 100.0}}},
+])
+def test_problem_validation_accepts_what_from_spec_accepts(spec):
+    from io_adapters.problem import check_material_spec
+    from rom.materials import from_spec
+
+    from_spec(spec)
+    assert check_material_spec(spec) == []
