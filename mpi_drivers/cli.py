@@ -3,7 +3,8 @@
 ::
 
     nirom convert SRC... -o OUT.h5 [--format F] [--dtype float32|float64] [--no-xdmf]
-    nirom info FILE [--format F]
+    nirom info FILE [--format F]                      (results, stores, meshes, models)
+    mpiexec -n P nirom offline offline.toml           (build a reduced-order model)
 
 Every expected error ends the command with exit code 1 and a one-line reason on
 standard error; ``--debug`` shows the traceback instead.
@@ -38,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-xdmf", action="store_true", help="do not write the XDMF sidecar")
     convert.add_argument("--progress", action="store_true", help="show a progress bar even off a terminal")
 
-    info = commands.add_parser("info", help="summarise a result file, a store or a mesh")
+    offline = commands.add_parser(
+        "offline", help="build a reduced-order model (run under mpiexec -n P)",
+        description="Build a reduced-order model from training results: POD, ECM, Gappy-POD. "
+                    "Each MPI rank owns one subdomain.")
+    offline.add_argument("config", type=Path, metavar="offline.toml")
+
+    info = commands.add_parser("info", help="summarise a result file, a store, a mesh or a model")
     info.add_argument("file", type=Path, nargs="+", metavar="FILE")
     info.add_argument("--format", choices=["nirom", "zset", "ansys", "fenics", "meshio"])
     return parser
@@ -62,14 +69,24 @@ def _convert(args) -> int:
 
 def _info(args) -> int:
     import io_adapters
+    from rom.model import ReducedOrderModel, is_model
 
     for i, file in enumerate(args.file):
-        simulation = io_adapters.read(str(file), format=args.format)
         if i:
             print()
         print(f"{file}")
-        print(simulation.summary())
+        if file.suffix.lower() in (".h5", ".hdf5") and is_model(file):
+            print(ReducedOrderModel.load(file).summary())
+            continue
+        print(io_adapters.read(str(file), format=args.format).summary())
     return 0
+
+
+def _offline(args) -> int:
+    from mpi_drivers.collective import run_collectively
+    from mpi_drivers.offline import run_offline
+
+    return run_collectively(lambda comm: run_offline(args.config, comm), "offline", debug=args.debug)
 
 
 class _progress:
@@ -98,12 +115,13 @@ class _progress:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nirom`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    staged = args.command in ("offline", "online")   # stages log their phases by default
+    logging.basicConfig(level=logging.INFO if args.verbose or staged else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from io_adapters.errors import NiromError
 
     try:
-        return {"convert": _convert, "info": _info}[args.command](args)
+        return {"convert": _convert, "info": _info, "offline": _offline}[args.command](args)
     except (NiromError, OSError) as exc:
         if args.debug:
             raise

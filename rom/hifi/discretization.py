@@ -150,7 +150,7 @@ def build(problem, *, rule: str = "default", comm=None, cell_parts: np.ndarray |
         Rank of every cell (METIS partition when omitted).
     """
     from rom import fem
-    from rom.hifi.partition import contiguous_node_numbering, node_owners, partition_cells
+    from rom.partition import contiguous_node_numbering, node_owners, partition_cells
 
     mesh = problem.mesh
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)

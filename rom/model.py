@@ -1,0 +1,315 @@
+"""The reduced-order model artifact: what the offline stage builds and the online stage uses.
+
+A :class:`ReducedOrderModel` holds global data (the mesh, the displacement
+basis's singular values, the reduced loads, the laws, the tolerances, the
+provenance) and one :class:`SubdomainModel` per subdomain of the offline
+partition (this subdomain's rows of the bases, its reduced integration points
+with their weights, reduced strain operator, law and temperature interpolation,
+and the Gappy-POD data of the dual quantities).
+
+``save(path)`` writes one HDF5 file (format ``nirom-rom``, version 1): global
+datasets and attributes at the root, one group ``/subdomains/<r>`` per subdomain;
+never pickle. ``load(path, comm)`` gives each rank the subdomains ``r ≡ rank (mod
+size)``, so a model built on P subdomains runs on any number of ranks ≤ P.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from io_adapters.atomic import atomic_path
+from io_adapters.errors import InputError
+from io_adapters.mesh import Mesh
+
+FORMAT_NAME = "nirom-rom"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class DualField:
+    """Gappy-POD data of one dual quantity on one subdomain.
+
+    Attributes
+    ----------
+    name : str
+    components : tuple[str, ...]
+    modes : (n_dual_modes, n_local_points, n_components)
+        This subdomain's rows of the dual POD basis.
+    singular_values : (n,) global singular values of the dual POD
+    """
+
+    name: str
+    components: tuple
+    modes: np.ndarray
+    singular_values: np.ndarray
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        """The modes at some local points, shape (n_dual_modes, len(points), n_components)."""
+        return self.modes[:, points]
+
+
+@dataclass(frozen=True, eq=False)
+class SubdomainModel:
+    """One subdomain's share of the reduced model.
+
+    Attributes
+    ----------
+    index : int
+    cells : (n_local_cells,) global cell indices
+    nodes : (n_local_nodes,) global node indices
+    point_rows : (n_local_points,) global integration-point rows
+    displacement_modes : (n_modes, 3 n_local_nodes)
+    points : (k,) local integration points of the reduced set (ECM ∪ Gappy)
+    weights : (k,) reduced weights (0 for points that only serve Gappy-POD)
+    strain_operator : (k, 6, n_modes) strain of each mode at each reduced point
+    material : (k,) index of the law (into ``ReducedOrderModel.materials``)
+    temperature_interpolation : sparse (k, n_local_nodes)
+    duals : dict[str, DualField]
+    ecm_residual : float
+    """
+
+    index: int
+    cells: np.ndarray
+    nodes: np.ndarray
+    point_rows: np.ndarray
+    displacement_modes: np.ndarray
+    points: np.ndarray
+    weights: np.ndarray
+    strain_operator: np.ndarray
+    material: np.ndarray
+    temperature_interpolation: sp.csr_matrix
+    duals: dict = field(default_factory=dict)
+    ecm_residual: float = 0.0
+
+    @property
+    def n_reduced_points(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True, eq=False)
+class ReducedOrderModel:
+    """A hyper-reduced model of a structural problem.
+
+    Attributes
+    ----------
+    mesh : Mesh
+        The high-fidelity mesh (for reconstruction and checks).
+    rule : str
+        Integration rule of the integration-point quantities.
+    materials : dict[str, dict]
+        Material specs by name (cell set), in the order ``SubdomainModel.material``
+        refers to.
+    n_modes : int
+    singular_values : (n,) of the displacement POD
+    pressure_loads : dict[str, (n_modes,)]
+        Reduced nodal force of a unit pressure on each face set.
+    centrifugal_moments : (m0 (n_modes, 3), m1 (n_modes, 3, 3))
+        ``m0[k, a] = Σ_i ψ_k,i[a] ∫ρN_i``, ``m1[k, a, b] = Σ_i ψ_k,i[a] ∫ρN_i x_b``: the
+        reduced centrifugal load for any axis (see :meth:`centrifugal_load`).
+    constrained : dict[str, list[int]]
+        Node sets and components held at zero in the training runs.
+    settings : dict
+        Tolerances and options used (``pod``, ``ecm``, ``indicator``…).
+    provenance : dict
+    subdomains : list[SubdomainModel]
+        The subdomains this process holds (all when loaded without a communicator).
+    n_subdomains : int
+    """
+
+    mesh: Mesh
+    rule: str
+    materials: dict
+    n_modes: int
+    singular_values: np.ndarray
+    pressure_loads: dict
+    centrifugal_moments: tuple
+    constrained: dict
+    settings: dict
+    provenance: dict
+    subdomains: list
+    n_subdomains: int
+
+    # ------------------------------------------------------------- queries
+    def centrifugal_load(self, center, axis) -> np.ndarray:
+        """Reduced centrifugal load for ω = 1 about an axis, shape (n_modes,).
+
+        ``f_i = ∫ ρ N_i P (x − c) dV`` with ``P = I − e eᵀ``, projected on the modes.
+        """
+        e = np.asarray(axis, dtype=np.float64)
+        e = e / np.linalg.norm(e)
+        P = np.eye(3) - np.outer(e, e)
+        m0, m1 = self.centrifugal_moments
+        return np.einsum("ab,kab->k", P, m1) - np.einsum("ab,b,ka->k", P, np.asarray(center, float), m0)
+
+    def summary(self) -> str:
+        """A few lines describing the model."""
+        k = [s.n_reduced_points for s in self.subdomains]
+        duals = sorted({n for s in self.subdomains for n in s.duals})
+        lines = [
+            f"reduced-order model: {self.n_modes} displacement modes, {self.n_subdomains} subdomains",
+            f"mesh: {self.mesh.n_nodes} nodes, {self.mesh.n_cells} cells, rule {self.rule}",
+            f"reduced integration points (held here): {sum(k)} ({', '.join(map(str, k))} per subdomain)",
+            f"dual quantities (Gappy-POD): {', '.join(duals) or 'none'}",
+            f"pressure loads on face sets: {', '.join(self.pressure_loads) or 'none'}",
+            f"materials: {', '.join(f'{n} ({s.get('behavior')})' for n, s in self.materials.items())}",
+            f"settings: {json.dumps(self.settings)}",
+        ]
+        if len(self.singular_values):
+            sv = self.singular_values
+            lines.append(f"displacement singular values: {sv[0]:.3e} ... {sv[min(self.n_modes, len(sv)) - 1]:.3e} "
+                         f"(kept) / {len(sv)}")
+        if self.provenance.get("training"):
+            lines.append(f"training: {', '.join(map(str, self.provenance['training']))}")
+        return "\n".join(lines)
+
+    # --------------------------------------------------------------- files
+    def save(self, path: str | os.PathLike, comm=None) -> Path:
+        """Write the model (atomically). Under MPI every rank calls it; rank 0 writes.
+
+        Parameters
+        ----------
+        path : path
+        comm : communicator, optional
+            When given, the subdomains are gathered from every rank.
+        """
+        subdomains = list(self.subdomains)
+        if comm is not None and comm.size > 1:
+            gathered = comm.gather(subdomains, root=0)
+            if comm.rank != 0:
+                comm.Barrier()
+                return Path(path)
+            subdomains = sorted((s for part in gathered for s in part), key=lambda s: s.index)
+        path = Path(path)
+        try:
+            _write(self, subdomains, path)
+        finally:
+            if comm is not None and comm.size > 1:
+                comm.Barrier()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, comm=None) -> "ReducedOrderModel":
+        """Read a model; each rank keeps the subdomains ``r ≡ rank (mod size)``."""
+        rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+        return _read(Path(path), rank, size)
+
+    def solve(self, problem, comm=None, **options):
+        """Online solve of a problem with this model (see :func:`rom.reduced.solve`)."""
+        from rom.reduced import solve
+
+        return solve(self, problem, comm=comm, **options)
+
+
+# ============================================================== HDF5 layout
+def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Path) -> None:
+    import h5py
+
+    from io_adapters.store.hdf5 import _write_mesh
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT_NAME
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["complete"] = 0
+            f.attrs["rule"] = model.rule
+            f.attrs["n_modes"] = model.n_modes
+            f.attrs["n_subdomains"] = model.n_subdomains
+            f.attrs["materials"] = json.dumps(model.materials)
+            f.attrs["constrained"] = json.dumps(model.constrained)
+            f.attrs["settings"] = json.dumps(model.settings)
+            f.attrs["provenance"] = json.dumps(model.provenance)
+            _write_mesh(f.create_group("mesh"), model.mesh)
+            f["singular_values"] = model.singular_values
+            loads = f.create_group("pressure_loads")
+            for i, (name, vector) in enumerate(model.pressure_loads.items()):
+                loads.create_dataset(str(i), data=vector).attrs["face_set"] = name
+            f["centrifugal/m0"], f["centrifugal/m1"] = model.centrifugal_moments
+            group = f.create_group("subdomains")
+            for s in subdomains:
+                g = group.create_group(str(s.index))
+                g.attrs["ecm_residual"] = s.ecm_residual
+                for name in ("cells", "nodes", "point_rows", "displacement_modes", "points", "weights",
+                             "strain_operator", "material"):
+                    g.create_dataset(name, data=getattr(s, name))
+                t = s.temperature_interpolation.tocsr()
+                for name in ("data", "indices", "indptr"):
+                    g.create_dataset(f"temperature_interpolation/{name}", data=getattr(t, name))
+                g["temperature_interpolation"].attrs["shape"] = t.shape
+                duals = g.create_group("duals")
+                for i, dual in enumerate(s.duals.values()):
+                    d = duals.create_group(str(i))
+                    d.attrs["name"] = dual.name
+                    d.attrs["components"] = json.dumps(list(dual.components))
+                    d["modes"] = dual.modes
+                    d["singular_values"] = dual.singular_values
+            f.attrs["complete"] = 1
+
+
+def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
+    import h5py
+
+    from io_adapters.store.hdf5 import _read_mesh
+
+    if not path.exists():
+        raise InputError(f"{path}: no such model file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT_NAME:
+            raise InputError(f"{path}: not a nirom reduced-order model (format {f.attrs.get('format')!r})")
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise InputError(f"{path}: model format version {version}, this nirom reads version {FORMAT_VERSION}"
+                             + (" (written by a newer nirom: upgrade)" if version > FORMAT_VERSION else
+                                " (rebuild the model with this version)"))
+        if int(f.attrs.get("complete", 0)) != 1:
+            raise InputError(f"{path}: the model file is incomplete (its writer did not finish)")
+        n_subdomains = int(f.attrs["n_subdomains"])
+        if size > n_subdomains:
+            raise InputError(f"{path}: the model has {n_subdomains} subdomains, cannot run on {size} ranks "
+                             f"(use at most {n_subdomains})")
+        subdomains = []
+        for index in range(rank, n_subdomains, size):
+            g = f["subdomains"][str(index)]
+            t = g["temperature_interpolation"]
+            interp = sp.csr_matrix((t["data"][()], t["indices"][()], t["indptr"][()]), shape=tuple(t.attrs["shape"]))
+            duals = {}
+            for i in range(len(g["duals"])):
+                d = g["duals"][str(i)]
+                duals[d.attrs["name"]] = DualField(d.attrs["name"], tuple(json.loads(d.attrs["components"])),
+                                                   d["modes"][()], d["singular_values"][()])
+            subdomains.append(SubdomainModel(
+                index=index, temperature_interpolation=interp, duals=duals,
+                ecm_residual=float(g.attrs["ecm_residual"]),
+                **{name: g[name][()] for name in ("cells", "nodes", "point_rows", "displacement_modes", "points",
+                                                   "weights", "strain_operator", "material")},
+            ))
+        loads = {f["pressure_loads"][str(i)].attrs["face_set"]: f["pressure_loads"][str(i)][()]
+                 for i in range(len(f["pressure_loads"]))}
+        return ReducedOrderModel(
+            mesh=_read_mesh(f["mesh"], path), rule=str(f.attrs["rule"]),
+            materials=json.loads(f.attrs["materials"]), n_modes=int(f.attrs["n_modes"]),
+            singular_values=f["singular_values"][()], pressure_loads=loads,
+            centrifugal_moments=(f["centrifugal/m0"][()], f["centrifugal/m1"][()]),
+            constrained=json.loads(f.attrs["constrained"]), settings=json.loads(f.attrs["settings"]),
+            provenance=json.loads(f.attrs["provenance"]), subdomains=subdomains, n_subdomains=n_subdomains,
+        )
+
+
+def is_model(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a nirom reduced-order model file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT_NAME
+    except OSError:
+        return False
