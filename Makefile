@@ -47,7 +47,7 @@ test-serial: setup
 	timeout $(SERIAL_TIMEOUT) $(PY) -m pytest $(PYTEST_FLAGS) -m "not mpi" tests
 
 test-mpi: setup
-	timeout $(MPI_TIMEOUT) $(MPIEXEC) -n $(NP) $(PY) -m pytest $(PYTEST_FLAGS) -p no:cacheprovider -m mpi tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 timeout $(MPI_TIMEOUT) $(MPIEXEC) -n $(NP) $(PY) -m pytest $(PYTEST_FLAGS) -p no:cacheprovider -m mpi tests
 
 demo: setup
 	$(PY) examples/demo.py

@@ -1,0 +1,533 @@
+"""Empirical Cubature Method (ECM): a reduced integration rule for the internal virtual work.
+
+Hernández, Caicedo & Ferrer (2017), *Dimensional hyper-reduction of nonlinear finite
+element models via empirical cubature*, CMAME 313. Given the values ``G (m, n)`` of
+``m`` integrands at the ``n`` integration points of a subdomain and the FE weights
+``w (n,)``, find a few points ``S`` and positive weights ``ω`` such that
+``G[:, S] @ ω ≈ G @ w`` for every integrand of the span.
+
+Steps of :func:`ecm`
+--------------------
+1. **Compression** (``compress=True``). The integrands are centred (their
+   ``|w|``-weighted mean removed) and the weighted matrix ``(G − ḡ 1ᵀ) diag(√|w|)``
+   is factorised by a tall-skinny QR (blocks of points, so memory stays at one
+   block) followed by the SVD of the small ``R``; the left singular vectors are
+   kept while the discarded energy exceeds ``svd_tol² ‖G √|w|‖²_F``. The basis of
+   the integrand space is then the constant ``1/√|V|`` followed by the ``r``
+   centred, ``L²(|w|)``-orthonormal functions ``Σ⁻¹ Zᵀ (G − ḡ 1ᵀ)``: the CONSTANT
+   IS ALWAYS IN THE SPAN, so the volume is an integrand like the others. Without
+   compression the basis is the raw integrands with a row of ones on top.
+2. **Exact integrals** ``b = J w`` with the signed FE weights (Zset's tet10 rule has
+   negative ones; the ``L²(|w|)`` norm is used for the compression).
+3. **Greedy + non-negative least squares** — Lawson–Hanson's active-set NNLS with an
+   early stop, which is exactly the ECM loop: pick the admissible point (positive FE
+   weight, not selected) whose column of ``J`` is most positively correlated
+   (cosine) with the residual ``b − J_S ω_S``; solve the least-squares problem on the
+   selected set with an incrementally updated QR (one Gram–Schmidt step, twice,
+   per added point); when a weight would become non-positive, step back to the
+   feasible boundary and drop the point(s) whose weight reached zero (the QR is
+   rebuilt then), as Lawson–Hanson does. Ties between equally correlated points
+   (symmetric meshes) are broken by the seeded random generator.
+4. **Exact volume**: before each stopping test the weights are scaled by
+   ``V / Σω`` (``V = Σ w``), which makes the constant integrand exact to round-off
+   and changes the rest by a relative ``O(residual)``; the test is
+   ``‖b − J_S ω‖ ≤ tol ‖b‖`` with those scaled weights.
+
+What ``tol`` guarantees (compressed basis): for every integrand ``g`` of the retained
+span, ``|∫g − Σ_S ω g| ≤ residual · ‖b‖ · ‖g‖_{L²(|w|)}`` with ``‖b‖ = √V`` for
+positive weights, i.e. a relative error ``tol`` on the scale ``√V ‖g‖ ≥ |∫g|``; the
+training integrands themselves add their truncation error (``svd_tol``, relative to
+the whole set).
+
+:func:`ecm_integrands` builds the integrands of the reduced internal virtual work
+``σ : ε(ψ_k)`` from stress snapshots and displacement modes. ECM needs no
+communication: each rank runs it on its own subdomain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.optimize as sopt
+import scipy.sparse as sp
+
+from io_adapters.errors import ConfigError, ConvergenceError, InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ReducedQuadrature", "ecm", "ecm_integrands"]
+
+_BLOCK = 16384          # points per block of the tall-skinny QR
+_DEPENDENT = 1e-10      # a column whose part orthogonal to the selected ones is below this (relative) is dependent
+_TIE = 1e-12            # scores within this relative distance of the best are tied
+
+
+# ============================================================ the container
+@dataclass(frozen=True, eq=False)
+class ReducedQuadrature:
+    """Reduced integration rule: a subset of integration points with positive weights.
+
+    Attributes
+    ----------
+    points : (k,) int array
+        Distinct indices into this subdomain's integration points (increasing when
+        built by :func:`ecm`).
+    weights : (k,) float array
+        Positive reduced weights.
+    residual : float
+        Relative integration error achieved on the ECM basis, ``‖b − J_S ω‖ / ‖b‖``:
+        the compressed orthonormal basis (see the module docstring), or the raw
+        integrands with a row of ones when built with ``compress=False``.
+    n_integrand_modes : int
+        Number of functions of the ECM basis (the constant included).
+    """
+
+    points: np.ndarray
+    weights: np.ndarray
+    residual: float = 0.0
+    n_integrand_modes: int = 0
+
+    def __post_init__(self):
+        points = np.asarray(self.points)
+        weights = np.asarray(self.weights, dtype=np.float64)
+        if points.ndim != 1 or weights.ndim != 1 or points.shape != weights.shape:
+            raise InputError(f"reduced quadrature: points {points.shape} and weights {weights.shape} "
+                             "must be two 1D arrays of the same length")
+        if points.size and not np.issubdtype(points.dtype, np.integer):
+            raise InputError(f"reduced quadrature: points must be integer indices, found dtype {points.dtype}")
+        points = points.astype(np.int64)
+        if np.any(points < 0):
+            raise InputError(f"reduced quadrature: negative point index {points.min()}")
+        if len(np.unique(points)) != len(points):
+            raise InputError("reduced quadrature: points are repeated")
+        if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+            bad = np.flatnonzero(~(weights > 0))
+            raise InputError(f"reduced quadrature: weights must be positive and finite, found {weights[bad[:3]]} "
+                             f"at points {points[bad[:3]]}")
+        if not (np.isfinite(self.residual) and self.residual >= 0):
+            raise InputError(f"reduced quadrature: residual must be a non-negative number, found {self.residual!r}")
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "residual", float(self.residual))
+        object.__setattr__(self, "n_integrand_modes", int(self.n_integrand_modes))
+
+    @property
+    def n_points(self) -> int:
+        """Number of reduced points ``k``."""
+        return len(self.points)
+
+    def integrate(self, values: np.ndarray) -> np.ndarray:
+        """Reduced integral of fields given at every integration point.
+
+        Parameters
+        ----------
+        values : (..., n_points) array
+            Values at all the subdomain's integration points (last axis).
+
+        Returns
+        -------
+        (...) array
+            ``values[..., points] @ weights``.
+        """
+        return np.asarray(values)[..., self.points] @ self.weights
+
+
+# ============================================================ the algorithm
+def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 0,
+        initial: np.ndarray | None = None, compress: bool = True, max_points: int | None = None,
+        svd_tol: float | None = None) -> ReducedQuadrature:
+    """Empirical Cubature: few points with positive weights that integrate ``integrands``.
+
+    Parameters
+    ----------
+    integrands : (n_integrands, n_points) array
+        Value of each integrand at each integration point of this subdomain.
+    weights : (n_points,) array
+        FE integration weights ``w_q det J``; negative ones (Zset tet10) are used for the
+        exact integrals but such points are never selected.
+    tol : float
+        Relative integration error to reach, ``0 < tol < 1``: stop when
+        ``‖b − J_S ω‖ ≤ tol ‖b‖`` (see the module docstring for what it bounds).
+    seed : int
+        Seed of the generator that breaks ties between equally correlated points; the
+        result is a deterministic function of the inputs and the seed.
+    initial : (k0,) int array, optional
+        A previous point set (warm start, e.g. after enrichment): the NNLS fit on those
+        points starts the greedy; those that keep a positive weight stay selected as long
+        as they are useful.
+    compress : bool
+        Replace the integrands by an orthonormal basis of their span truncated at
+        ``svd_tol`` (recommended; much faster for many integrands).
+    max_points : int, optional
+        At most this many points; if reached first, the rule is returned with its
+        achieved ``residual`` (> ``tol``) and a warning is logged.
+    svd_tol : float, optional
+        Truncation of the compression: relative Frobenius norm of the discarded part
+        of ``G √|w|``; ``tol`` when omitted.
+
+    Returns
+    -------
+    ReducedQuadrature
+        Points (increasing) and positive weights; ``weights.sum()`` equals ``weights``'s
+        sum (the volume) to round-off.
+
+    Raises
+    ------
+    InputError
+        Shapes differ, non-finite values, no point with a positive weight, or a
+        non-positive volume; bad ``initial`` indices.
+    ConfigError
+        ``tol`` (or ``svd_tol``) not in (0, 1), ``max_points`` < 1.
+    ConvergenceError
+        ``tol`` cannot be reached (no admissible point improves the fit: ``tol`` below
+        round-off, or the FE weights' negative part cannot be matched).
+    """
+    G, w = _check_inputs(integrands, weights)
+    tol = _check_tol(tol, "tol")
+    svd_tol = tol if svd_tol is None else _check_tol(svd_tol, "svd_tol")
+    if max_points is not None and (int(max_points) != max_points or max_points < 1):
+        raise ConfigError(f"ecm: max_points must be a positive integer, found {max_points!r}")
+    candidates = w > 0
+    if not candidates.any():
+        raise InputError("ecm: no integration point has a positive weight")
+    volume = float(w.sum())
+    if volume <= 0:
+        raise InputError(f"ecm: the weights sum to {volume:g}; the volume must be positive")
+    start = _check_initial(initial, w)
+
+    J = _integrand_basis(G, w, svd_tol) if compress else np.vstack([np.ones((1, G.shape[1])), G])
+    b = J @ w
+    rng = np.random.default_rng(seed)
+    points, omega, residual = _greedy(J, b, candidates=candidates, tol=tol, rng=rng, initial=start,
+                                      max_points=len(J) if max_points is None else int(max_points))
+    order = np.argsort(points)
+    return ReducedQuadrature(points=points[order], weights=omega[order], residual=residual,
+                             n_integrand_modes=len(J))
+
+
+def ecm_integrands(B: sp.spmatrix, weights: np.ndarray, stress_snapshots: np.ndarray, modes: np.ndarray, *,
+                   stress_tol: float = 1e-8, include_volume: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Integrands ``σ : ε(ψ_k)`` of the reduced internal virtual work at every point.
+
+    The reduced internal forces are ``f_k = Σ_q w_q σ(x_q) : ε(ψ_k)(x_q)``; ECM must
+    integrate these products for every stress the model will meet. The stress
+    snapshots are first compressed by a POD in ``L²(|w|)`` (tall-skinny QR + SVD):
+    the stress *principal components* ``σ̃_i = s_i v_i`` (orthogonal combinations of
+    the snapshots, scaled by their singular values, so that the set keeps the energy
+    of the snapshots) replace the snapshots, truncated when the discarded energy is
+    below ``stress_tol²`` of the total. The integrands are then the
+    ``n_stress_modes × n_modes`` products instead of ``n_snapshots × n_modes``; they
+    span the same space as the snapshot products up to ``stress_tol``.
+
+    Parameters
+    ----------
+    B : (6 * n_points, n_dofs) sparse matrix
+        Strain operator (``rom.fem.strain_operator``): rows point-major, Voigt
+        ``[11, 22, 33, 12, 23, 31]`` with engineering shear.
+    weights : (n_points,) array
+        FE integration weights (returned as a float copy).
+    stress_snapshots : (n_snapshots, n_points, 6) array
+        Voigt stresses (shear stresses as they are), so that
+        ``σ : ε = Σ_c σ_c ε_c`` with the engineering shear strains of ``B``.
+    modes : (n_modes, n_dofs) array
+        Displacement basis ``ψ_k``, dofs node-major.
+    stress_tol : float
+        Relative truncation of the stress POD (Frobenius, ``L²(|w|)``); 0 keeps the
+        numerical rank.
+    include_volume : bool
+        Put the constant integrand (ones) first. :func:`ecm` includes the constant in
+        any case; this matters when the integrands serve another purpose (checks).
+
+    Returns
+    -------
+    integrands : (n_integrands, n_points) array
+        Row ``i * n_modes + k`` (after the optional row of ones) is
+        ``σ̃_i : ε(ψ_k)`` at every point.
+    weights : (n_points,) array
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or not np.all(np.isfinite(w)):
+        raise InputError(f"ecm_integrands: weights must be a finite (n_points,) array, found shape {w.shape}")
+    n_points = len(w)
+    if not sp.issparse(B) and not isinstance(B, np.ndarray):
+        raise InputError(f"ecm_integrands: B must be a sparse matrix, found {type(B).__name__}")
+    if B.shape[0] != 6 * n_points:
+        raise InputError(f"ecm_integrands: B has {B.shape[0]} rows, expected 6 × {n_points} points "
+                         "(does the rule of B match the weights?)")
+    sigma = np.asarray(stress_snapshots, dtype=np.float64)
+    if sigma.ndim == 2:
+        sigma = sigma[None]
+    if sigma.ndim != 3 or sigma.shape[1:] != (n_points, 6):
+        raise InputError(f"ecm_integrands: stress snapshots must have shape (n_snapshots, {n_points}, 6), "
+                         f"found {np.shape(stress_snapshots)}")
+    if not np.all(np.isfinite(sigma)):
+        raise InputError("ecm_integrands: stress snapshots contain NaN or infinite values")
+    psi = np.asarray(modes, dtype=np.float64)
+    if psi.ndim == 1:
+        psi = psi[None]
+    if psi.ndim != 2 or psi.shape[1] != B.shape[1]:
+        raise InputError(f"ecm_integrands: modes must have shape (n_modes, {B.shape[1]}) like B's columns, "
+                         f"found {np.shape(modes)}")
+    if not np.all(np.isfinite(psi)):
+        raise InputError("ecm_integrands: modes contain NaN or infinite values")
+    if not (np.isfinite(stress_tol) and 0 <= stress_tol < 1):
+        raise ConfigError(f"ecm_integrands: stress_tol must be in [0, 1), found {stress_tol!r}")
+
+    principal = _stress_principal_components(sigma.reshape(len(sigma), -1), np.sqrt(np.abs(w)), stress_tol)
+    principal = principal.reshape(-1, n_points, 6)                       # (n_s, n_points, 6)
+    strains = np.asarray(B @ psi.T).reshape(n_points, 6, len(psi))       # (n_points, 6, n_modes)
+    n_s, n_m = len(principal), len(psi)
+    out = np.empty((int(include_volume) + n_s * n_m, n_points))
+    if include_volume:
+        out[0] = 1.0
+    products = out[int(include_volume):].reshape(n_s, n_m, n_points)
+    products[:] = 0.0
+    for c in range(6):                                                   # six components, not points
+        products += principal[:, None, :, c] * strains[:, c, :].T[None]
+    return out, w
+
+
+# ============================================================ internals
+def _check_inputs(integrands, weights) -> tuple[np.ndarray, np.ndarray]:
+    G = np.asarray(integrands, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if G.ndim == 1:
+        G = G[None]
+    if G.ndim != 2:
+        raise InputError(f"ecm: integrands must be an (n_integrands, n_points) array, "
+                         f"found shape {np.shape(integrands)}")
+    if w.ndim != 1 or len(w) != G.shape[1]:
+        raise InputError(f"ecm: weights must have shape ({G.shape[1]},) like the integrands' columns, "
+                         f"found {np.shape(weights)}")
+    if G.shape[1] == 0:
+        raise InputError("ecm: there are no integration points")
+    if not np.all(np.isfinite(w)):
+        raise InputError(f"ecm: weights contain NaN or infinite values (first at point "
+                         f"{np.flatnonzero(~np.isfinite(w))[0]})")
+    finite = np.isfinite(G)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise InputError(f"ecm: integrands contain NaN or infinite values ({(~finite).sum()} entries; "
+                         f"first: integrand {row} at point {col})")
+    return np.ascontiguousarray(G), w
+
+
+def _check_tol(value, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"ecm: {name} must be a number in (0, 1), found {value!r}") from None
+    if not (0 < value < 1):
+        raise ConfigError(f"ecm: {name} must be in (0, 1), found {value!r}")
+    return value
+
+
+def _check_initial(initial, w: np.ndarray) -> np.ndarray:
+    if initial is None:
+        return np.zeros(0, dtype=np.int64)
+    points = np.asarray(initial)
+    if points.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if points.ndim != 1 or not np.issubdtype(points.dtype, np.integer):
+        raise InputError(f"ecm: initial must be a 1D array of point indices, found {points.dtype} {points.shape}")
+    if points.min() < 0 or points.max() >= len(w):
+        raise InputError(f"ecm: initial points must lie in [0, {len(w)}), found {points.min()}..{points.max()}")
+    points = np.unique(points.astype(np.int64))
+    if np.any(w[points] <= 0):
+        raise InputError(f"ecm: initial points {points[w[points] <= 0][:5]} have non-positive FE weights")
+    return points
+
+
+def _tsqr_r(blocks, n_columns: int) -> np.ndarray:
+    """R factor of the tall matrix made of ``blocks`` stacked (each (c, n_columns))."""
+    R = np.zeros((0, n_columns))
+    for block in blocks:
+        R = np.linalg.qr(np.vstack([R, block]), mode="r")
+    return R
+
+
+def _truncation_rank(s: np.ndarray, total_energy: float, tol: float) -> int:
+    """Smallest r such that Σ_{i≥r} s_i² ≤ tol² · total_energy (and s_{r-1} is above round-off)."""
+    if len(s) == 0 or s[0] == 0:
+        return 0
+    tail = np.concatenate([np.cumsum((s ** 2)[::-1])[::-1], [0.0]])   # tail[r] = Σ_{i≥r} s_i²
+    r = int(np.argmax(tail <= tol ** 2 * total_energy))
+    return min(r, int(np.count_nonzero(s > 1e-14 * s[0])))
+
+
+def _integrand_basis(G: np.ndarray, w: np.ndarray, svd_tol: float) -> np.ndarray:
+    """The compressed basis ``J (1 + r, n_points)``: constant first, then L²(|w|)-orthonormal centred modes."""
+    m, n = G.shape
+    abs_w = np.abs(w)
+    measure = float(abs_w.sum())
+    mean = (G @ abs_w) / measure                                        # (m,)
+    root = np.sqrt(abs_w)
+    blocks = (((G[:, i:i + _BLOCK] - mean[:, None]) * root[i:i + _BLOCK]).T for i in range(0, n, _BLOCK))
+    R = _tsqr_r(blocks, m)
+    _, s, Zt = np.linalg.svd(R, full_matrices=False)
+    total = float(np.sum(s ** 2) + measure * mean @ mean)             # ‖G √|w|‖²_F: centred part ⊥ constant
+    r = _truncation_rank(s, total, svd_tol)
+    J = np.empty((1 + r, n))
+    J[0] = 1.0 / np.sqrt(measure)
+    if r:
+        combination = Zt[:r] / s[:r, None]                              # (r, m)
+        np.matmul(combination, G, out=J[1:])
+        J[1:] -= (combination @ mean)[:, None]
+    return J
+
+
+def _stress_principal_components(S: np.ndarray, root_w: np.ndarray, tol: float) -> np.ndarray:
+    """``Zᵀ_r S`` for the L²(|w|) POD of the rows of ``S (n_snapshots, 6 n_points)``."""
+    n_snap, N = S.shape
+    scale = np.repeat(root_w, 6)
+    step = 6 * _BLOCK
+    R = _tsqr_r(((S[:, i:i + step] * scale[i:i + step]).T for i in range(0, N, step)), n_snap)
+    _, s, Zt = np.linalg.svd(R, full_matrices=False)
+    r = _truncation_rank(s, float(np.sum(s ** 2)), tol)
+    return Zt[:r] @ S
+
+
+class _SelectedSet:
+    """Selected columns of ``J`` with an incrementally updated thin QR factorisation."""
+
+    def __init__(self, J: np.ndarray, b: np.ndarray):
+        p = J.shape[0]
+        self.J, self.b = J, b
+        self.Q = np.zeros((p, p))
+        self.R = np.zeros((p, p))
+        self.qb = np.zeros(p)
+        self.index: list[int] = []
+
+    @property
+    def k(self) -> int:
+        return len(self.index)
+
+    def append(self, j: int) -> bool:
+        """Add column j; False (and nothing changes) if it is numerically dependent."""
+        k, p = self.k, self.Q.shape[0]
+        if k >= p:
+            return False
+        a = self.J[:, j]
+        Qk = self.Q[:, :k]
+        h = Qk.T @ a
+        v = a - Qk @ h
+        h2 = Qk.T @ v                                  # re-orthogonalise (CGS2)
+        v -= Qk @ h2
+        rho = float(np.linalg.norm(v))
+        if not rho > _DEPENDENT * float(np.linalg.norm(a)):
+            return False
+        self.Q[:, k] = v / rho
+        self.R[:k, k] = h + h2
+        self.R[k, k] = rho
+        self.qb[k] = self.Q[:, k] @ self.b
+        self.index.append(int(j))
+        return True
+
+    def rebuild(self, keep: np.ndarray) -> np.ndarray:
+        """Keep the positions ``keep`` (bool mask); returns the mask of those kept for good."""
+        old = np.asarray(self.index)[keep]
+        self.index = []
+        kept = np.array([self.append(j) for j in old], dtype=bool)
+        return kept
+
+    def solve(self) -> np.ndarray:
+        """Unconstrained least-squares weights on the selected columns."""
+        k = self.k
+        return sla.solve_triangular(self.R[:k, :k], self.qb[:k], check_finite=False)
+
+    def fitted(self) -> np.ndarray:
+        """``J_S z`` for the least-squares solution ``z`` (``Q Qᵀ b``)."""
+        k = self.k
+        return self.Q[:, :k] @ self.qb[:k]
+
+
+def _lawson_hanson(selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Inner loop of Lawson–Hanson from a feasible ``x ≥ 0``: weights all positive on the final set."""
+    removed: list[int] = []
+    while selected.k:
+        z = selected.solve()
+        if np.all(z > 0):
+            return z, removed
+        negative = z <= 0
+        step = x[negative] - z[negative]                              # ≥ 0
+        ratios = np.divide(x[negative], step, out=np.zeros_like(step), where=step > 0)
+        position = np.flatnonzero(negative)[np.argmin(ratios)]
+        x = x + ratios.min() * (z - x)
+        x[position] = 0.0
+        drop = x <= 1e-14 * max(float(x.max()), 0.0)
+        drop[position] = True
+        index = np.asarray(selected.index)
+        removed.extend(index[drop].tolist())
+        kept = selected.rebuild(~drop)
+        x = x[~drop][kept]
+        removed.extend(index[~drop][~kept].tolist())
+    return np.zeros(0), removed
+
+
+def _greedy(J: np.ndarray, b: np.ndarray, *, candidates: np.ndarray, tol: float, rng: np.random.Generator,
+            initial: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, float]:
+    p, n = J.shape
+    norm_b = float(np.linalg.norm(b))
+    target = tol * norm_b
+    inverse_norm = 1.0 / np.sqrt(np.einsum("ij,ij->j", J, J))
+    admissible = np.where(candidates, 0.0, -np.inf)              # 0 where a point may be picked
+    selected = _SelectedSet(J, b)
+    x = np.zeros(0)
+
+    if len(initial):
+        x0, _ = sopt.nnls(J[:, initial], b, maxiter=50 * max(len(initial), p))
+        for j in initial[x0 > 0]:
+            if selected.append(j):
+                x = np.append(x, x0[initial == j])
+        x, _ = _lawson_hanson(selected, x)
+
+    def scaled(weights):
+        """Weights scaled to the exact volume (row 0 is the constant) and the residual norm."""
+        if selected.k == 0:
+            return weights, norm_b
+        factor = b[0] / (J[0, selected.index] @ weights)
+        return weights * factor, float(np.linalg.norm(b - factor * selected.fitted()))
+
+    blocked = np.zeros(n, dtype=bool)
+    for _ in range(4 * p + 2 * len(initial) + 50):
+        omega, residual = scaled(x)
+        if residual <= target:
+            break
+        if selected.k >= max_points:
+            log.warning("ecm: stopped at max_points=%d with relative residual %.3e > tol %.1e",
+                        max_points, residual / norm_b, tol)
+            break
+        if selected.k >= p:
+            raise ConvergenceError(f"ecm: {p} points integrate the {p} basis functions with relative residual "
+                                   f"{residual / norm_b:.3e}, above tol {tol:.1e} (tol below round-off?)")
+        r = b - selected.fitted() if selected.k else b
+        scores = (r @ J) * inverse_norm + admissible
+        if selected.k:
+            scores[selected.index] = -np.inf
+        scores[blocked] = -np.inf
+        j = int(np.argmax(scores))
+        best = scores[j]
+        if not best > 1e-13 * float(np.linalg.norm(r)):
+            raise ConvergenceError(f"ecm: no admissible point improves the fit; relative residual "
+                                   f"{residual / norm_b:.3e} with {selected.k} points, above tol {tol:.1e}")
+        tied = np.flatnonzero(scores >= best - _TIE * abs(best))
+        if len(tied) > 1:
+            j = int(rng.choice(tied))
+        if not selected.append(j):
+            blocked[j] = True
+            continue
+        x, removed = _lawson_hanson(selected, np.append(x, 0.0))
+        if removed:
+            blocked[:] = False
+            if j in removed:
+                blocked[j] = True
+    else:
+        raise ConvergenceError(f"ecm: no convergence after {4 * p + 2 * len(initial) + 50} iterations "
+                               f"(relative residual {residual / norm_b:.3e}, tol {tol:.1e})")
+    points = np.asarray(selected.index, dtype=np.int64)
+    omega, _ = scaled(x)
+    residual = float(np.linalg.norm(b - J[:, points] @ omega)) / norm_b if len(points) else 1.0
+    return points, omega, residual
