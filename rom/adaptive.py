@@ -1,0 +1,311 @@
+"""Adaptive enrichment: repair the reduced model from one high-fidelity step.
+
+When the error indicator exceeds its tolerance at step n (time t_n):
+
+1. reconstruct the full state at t_{n-1}: displacement from the basis, internal
+   variables from their Gappy-POD bases, strain from the displacement;
+2. take ONE high-fidelity step to t_n from it (a :class:`rom.hifi.HighFidelityStep`:
+   nirom's solver, or the user's through a command);
+3. add the new displacement snapshot to the basis by incremental POD;
+4. re-run the ECM warm-started from the current points (integrands from the
+   stored stress basis enriched with the new stress snapshot);
+5. add the new snapshot of every dual quantity to its Gappy basis, re-select the
+   QDEIM points, rebuild the reduced operators at the new point set;
+6. re-solve step n with the enriched model, and go on.
+
+Each event is recorded (step, time, indicator before and after, new sizes, HF
+time) and returned with the results; the enriched model can be saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from io_adapters.errors import ConfigError
+from io_adapters.quadrature_rules import points_per_cell
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Enrichment:
+    """Enrichment policy of an online solve.
+
+    Attributes
+    ----------
+    tol : float
+        Indicator level that triggers an enrichment.
+    hf_step : HighFidelityStep, optional
+        One high-fidelity step; nirom's own solver on the online problem when omitted.
+    pod_tol : float
+        Truncation of the incremental POD updates (relative).
+    ecm_tol : float
+        Tolerance of the re-run ECM (default: the model's).
+    max_enrichments : int
+    """
+
+    tol: float
+    hf_step: object = None
+    pod_tol: float = 1e-10
+    ecm_tol: float | None = None
+    max_enrichments: int = 10
+    events: list = dataclasses.field(default_factory=list)
+    hf_seconds: float = 0.0
+    model: object = None          # the enriched model after a solve (``model.save(path)``)
+
+    def enrich(self, operator, state, t_new: float, step: int, indicator: float, settings):
+        """Enrich the model between ``state`` (t_{n-1}) and ``t_new``; re-solve the step.
+
+        Returns
+        -------
+        (operator, new_state, indicator, event)
+        """
+        from rom.hifi import InHouseStep
+        from rom.reduced import ReducedOperator
+
+        if len(self.events) >= self.max_enrichments:
+            new = operator.advance(state, t_new, settings)
+            return operator, new, indicator, {"step": step, "time": t_new, "skipped": "max_enrichments reached"}
+        started = time.perf_counter()
+        model, problem, comm = operator.model, operator.problem, operator.comm
+        if comm is not None and comm.size > 1:
+            raise ConfigError("adaptive enrichment runs on one rank for now (the HF step is serial); "
+                              "run the adaptive online stage without mpiexec")
+        full = reconstruct_state(operator, state)
+        hf = self.hf_step or InHouseStep(problem, rule=model.rule)
+        t0 = time.perf_counter()
+        result = hf(full, t_new)
+        hf_seconds = time.perf_counter() - t0
+        self.hf_seconds += hf_seconds
+        model = enrich_model(model, problem, result, pod_tol=self.pod_tol,
+                             ecm_tol=self.ecm_tol or model.settings.get("ecm", {}).get("tol", 1e-5))
+        operator = ReducedOperator(model, problem, comm)
+        restart = restrict_state(operator, full)
+        new = operator.advance(restart, t_new, settings)
+        name = model.settings.get("indicator", {}).get("field")
+        after = operator.gappy(new, name)[1] if name else 0.0
+        event = {"step": step, "time": t_new, "indicator_before": indicator, "indicator_after": after,
+                 "n_modes": model.n_modes, "reduced_points": int(sum(s.n_reduced_points for s in model.subdomains)),
+                 "hf_seconds": hf_seconds, "seconds": time.perf_counter() - started}
+        self.events.append(event)
+        log.info("enrichment at step %d (t=%g): indicator %.3e -> %.3e, %d modes, %d reduced points",
+                 step, t_new, indicator, after, model.n_modes, event["reduced_points"])
+        return operator, new, after, event
+
+
+# ================================================================== states
+def _local_operators(model, sub):
+    from rom import fem
+
+    local, _ = model.mesh.submesh(sub.cells)
+    B, weights = fem.strain_operator(local, rule=model.rule)
+    return local, B, weights
+
+
+def reconstruct_state(operator, state):
+    """The full MechanicalState (global numbering) at the reduced state's time."""
+    from rom import fem
+    from rom.hifi import MechanicalState
+
+    model = operator.model
+    mesh = model.mesh
+    U = np.zeros((mesh.n_nodes, 3))
+    for part in operator.parts:
+        U[part.sub.nodes] = (state.q @ part.sub.displacement_modes).reshape(-1, 3)
+    B, _ = fem.strain_operator(mesh, rule=model.rule)
+    strain = (B @ U.ravel()).reshape(-1, 6)
+    internal = {}
+    names = {n for part in operator.parts for g in part.groups for n in g.law.initial_state(1)}
+    for name in names:
+        sub0 = operator.parts[0].sub
+        if name not in sub0.duals:
+            raise ConfigError(f"enrichment needs a Gappy-POD basis of the internal variable '{name}': "
+                              f"add [pod.{name}] to the offline configuration")
+        coefficients, _ = operator.gappy(state, name)
+        width = len(sub0.duals[name].components)
+        values = np.zeros((strain.shape[0], width))
+        for part in operator.parts:
+            values[part.sub.point_rows] = np.einsum("n,npc->pc", coefficients, part.sub.duals[name].modes)
+        internal[name] = values[:, 0] if width == 1 and np.ndim(operator.parts[0].groups[0].law.initial_state(1)[name]) == 1 else values
+    stress = np.zeros_like(strain)
+    if "sig" in operator.parts[0].sub.duals:
+        coefficients, _ = operator.gappy(state, "sig")
+        for part in operator.parts:
+            stress[part.sub.point_rows] = np.einsum("n,npc->pc", coefficients, part.sub.duals["sig"].modes)
+    return MechanicalState(state.time, U, strain, stress, internal, model.rule)
+
+
+def restrict_state(operator, full):
+    """A reduced state from a full one: coordinates by projection, internal variables at the reduced points."""
+    from rom.reduced import ReducedState
+
+    model = operator.model
+    q = np.zeros(model.n_modes)
+    for part in operator.parts:
+        q += part.sub.displacement_modes @ _mass_weighted(model, part.sub, full.displacement)
+    strain, stress, internal, temperature = [], [], [], []
+    for part in operator.parts:
+        rows = part.sub.point_rows[part.sub.points]
+        strain.append(np.einsum("kcn,n->kc", part.sub.strain_operator, q))
+        stress.append(full.stress[rows])
+        groups = []
+        for g in part.groups:
+            template = g.law.initial_state(len(g.points))
+            groups.append({n: np.asarray(full.internal[n])[rows[g.points]].reshape(np.shape(v))
+                           for n, v in template.items()})
+        internal.append(groups)
+        temperature.append(operator.temperature(part, full.time))
+    return ReducedState(full.time, q, strain, stress, internal, temperature)
+
+
+def _mass_weighted(model, sub, displacement):
+    """M_local u_local for the projection on M-orthonormal modes (this subdomain's cells)."""
+    from rom import fem
+
+    local, nodes = model.mesh.submesh(sub.cells)
+    M = fem.mass_matrix(local, rule="high", n_components=3)
+    return M @ displacement[nodes].ravel()
+
+
+# ================================================================= the model
+def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float):
+    """The model with one more snapshot (``result``, a MechanicalState) in every basis."""
+    from rom import fem
+    from rom.ecm import ecm, ecm_integrands
+    from rom.gappy import gappy_points
+    from rom.model import DualField
+    from rom.pod import update
+
+    subs = model.subdomains
+    # displacement basis: incremental POD with the mass inner product, over all subdomains at once
+    local = [_local_operators(model, s) for s in subs]
+    masses = [fem.mass_matrix(m, rule="high", n_components=3) for m, _, _ in local]
+    snapshot_rows = [result.displacement[s.nodes].ravel() for s in subs]
+    modes = np.concatenate([s.displacement_modes for s in subs], axis=1)
+    mass = sp.block_diag(masses).tocsr()
+    basis = update(_basis(modes, model.singular_values, model.n_modes, "mass"),
+                   np.concatenate(snapshot_rows)[None], inner_product=mass, tol=pod_tol)
+    new_modes = basis.modes
+    offsets = np.cumsum([0] + [3 * len(s.nodes) for s in subs])
+    names, material_of_cell = problem.material_of_cells()
+    new_subs = []
+    for i, (s, (mesh_local, B, weights)) in enumerate(zip(subs, local)):
+        modes_i = new_modes[:, offsets[i]:offsets[i + 1]]
+        stress = result.stress[s.point_rows][None]
+        duals = {}
+        extra = []
+        for name, dual in s.duals.items():
+            values = _dual_of(result, name, s.point_rows)
+            flat = dual.modes.reshape(len(dual.modes), -1)
+            updated = update(_basis(flat, dual.singular_values, len(dual.modes), "identity"),
+                             values.reshape(1, -1), tol=pod_tol)
+            duals[name] = DualField(name, dual.components, updated.modes.reshape(len(updated.modes), len(s.point_rows), -1),
+                                    updated.singular_values)
+            extra.append(gappy_points(updated.modes, len(dual.components)))
+        stresses = stress
+        if "sig" in duals:
+            stresses = np.concatenate([duals["sig"].modes * duals["sig"].singular_values[:len(duals["sig"].modes), None, None],
+                                       stress], axis=0)
+        integrands, w = ecm_integrands(B, weights, stresses, modes_i)
+        ecm_points = s.points[s.weights > 0]
+        quadrature = ecm(integrands, w, tol=ecm_tol, initial=ecm_points)
+        points = np.unique(np.concatenate([quadrature.points, *extra]))
+        reduced_weights = np.zeros(len(points))
+        reduced_weights[np.searchsorted(points, quadrature.points)] = quadrature.weights
+        rows = (6 * points[:, None] + np.arange(6)).ravel()
+        counts = np.concatenate([np.full(len(c), points_per_cell(model.rule, t)) for t, c in mesh_local.cells.items()])
+        cell_of_point = np.repeat(np.arange(mesh_local.n_cells), counts)
+        interpolation = sp.csr_matrix(fem.interpolation_operator(mesh_local, rule=model.rule))[points]
+        new_subs.append(dataclasses.replace(
+            s, displacement_modes=modes_i, points=points, weights=reduced_weights,
+            strain_operator=(B[rows] @ modes_i.T).reshape(len(points), 6, len(modes_i)),
+            material=material_of_cell[s.cells[cell_of_point[points]]], temperature_interpolation=interpolation,
+            duals=duals, ecm_residual=float(getattr(quadrature, "residual", 0.0))))
+    pressure_loads, moments = _reprojected_loads(model, new_subs, subs)
+    return dataclasses.replace(model, n_modes=len(new_modes), singular_values=basis.singular_values,
+                               subdomains=new_subs, pressure_loads=pressure_loads, centrifugal_moments=moments,
+                               provenance={**model.provenance, "enriched": model.provenance.get("enriched", 0) + 1})
+
+
+def _dual_of(result, name, rows):
+    if name == "sig":
+        return result.stress[rows]
+    if name == "eto":
+        return result.strain[rows]
+    values = np.asarray(result.internal[name])[rows]
+    return values.reshape(len(rows), -1)
+
+
+def _basis(modes, singular_values, n, inner):
+    from rom.pod import ReducedBasis
+
+    return ReducedBasis.from_modes(modes, singular_values, inner_product=inner) if hasattr(
+        ReducedBasis, "from_modes") else ReducedBasis(modes=modes, singular_values=singular_values,
+                                                      inner_product=inner)
+
+
+def _reprojected_loads(model, new_subs, old_subs):
+    """Reduced loads for the new modes, from the old ones (the new modes span the old + one)."""
+    old = np.concatenate([s.displacement_modes for s in old_subs], axis=1)
+    new = np.concatenate([s.displacement_modes for s in new_subs], axis=1)
+    # new = C old + residual direction: express loads through least squares on the full rows
+    full_loads = {}
+    from rom import fem
+
+    mesh = model.mesh
+    owned_once = _ownership(model, new_subs)
+    for name in model.pressure_loads:
+        f = fem.pressure_load(mesh, name, 1.0)
+        rows = np.concatenate([f[(3 * s.nodes[:, None] + np.arange(3)).ravel()] for s in new_subs]) * owned_once
+        full_loads[name] = new @ rows
+    del old
+    m0, m1 = _moments(model, new_subs)
+    return full_loads, (m0, m1)
+
+
+def _ownership(model, subs):
+    seen = np.zeros(model.mesh.n_nodes, dtype=bool)
+    weights = []
+    for s in subs:
+        first = ~seen[s.nodes]
+        seen[s.nodes] = True
+        weights.append(np.repeat(first.astype(float), 3))
+    return np.concatenate(weights)
+
+
+def _moments(model, subs):
+    from rom import fem
+
+    materials = list(model.materials)
+    density = np.array([float(model.materials[n].get("density", 0.0) or 0.0) for n in materials])
+    r0 = np.zeros((len(subs[0].displacement_modes), 3))
+    r1 = np.zeros((len(subs[0].displacement_modes), 3, 3))
+    for s in subs:
+        local, _ = model.mesh.submesh(s.cells)
+        counts = np.concatenate([np.full(len(c), points_per_cell(model.rule, t)) for t, c in local.cells.items()])
+        names_cells = _material_of_local_cells(model, s)
+        rho = np.repeat(density[names_cells], counts)
+        _, weights = fem.strain_operator(local, rule=model.rule)
+        x = fem.integration_points(local, rule=model.rule)
+        N = sp.csr_matrix(fem.interpolation_operator(local, rule=model.rule))
+        psi = s.displacement_modes.reshape(len(s.displacement_modes), -1, 3)
+        r0 += np.einsum("kia,i->ka", psi, N.T @ (rho * weights))
+        r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
+    return r0, r1
+
+
+def _material_of_local_cells(model, sub):
+    """Material index of each local cell, from the reduced points' materials is not enough: use the cell sets."""
+    names = list(model.materials)
+    index = np.zeros(model.mesh.n_cells, dtype=np.int64)
+    for i, name in enumerate(names):
+        cells = np.arange(model.mesh.n_cells) if name == "ALL_ELEMENT" and name not in model.mesh.cell_sets \
+            else model.mesh.cell_sets[name]
+        index[cells] = i
+    return index[sub.cells]

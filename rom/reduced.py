@@ -1,0 +1,406 @@
+"""The online stage: hyper-reduced Newton solves of a new loading with a ReducedOrderModel.
+
+Per time step, with the reduced coordinates ``q`` (``u ≈ Φ q``):
+
+- strains at the reduced points ``ε_l = Bᵣ_l q`` (``Bᵣ`` precomputed offline);
+- the laws are evaluated at the reduced points only;
+- ``F = Σ_l w_l Bᵣ_lᵀ σ_l`` and ``K = Σ_l w_l Bᵣ_lᵀ D_l Bᵣ_l`` (einsum), summed over
+  the subdomains with ONE ``Allreduce`` of the N-vector and N×N matrix;
+- a dense solve; converged internal variables are committed at the reduced points.
+
+The external load is ``Σ table(t)·p·Φᵀf_set`` (pressure, reduced offline per face set)
+plus ``(ω(t))²·Φᵀf_c`` (centrifugal, from moments valid for any axis); temperatures
+are interpolated at the reduced points only. Nothing here touches the full mesh: a
+step costs the same whatever the high-fidelity mesh size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from io_adapters.errors import ConfigError, ConvergenceError, InputError
+
+log = logging.getLogger(__name__)
+
+
+# ============================================================ local pieces
+@dataclass
+class _Group:
+    """Reduced points of one subdomain governed by one law."""
+
+    law: object
+    points: np.ndarray        # indices into the subdomain's reduced points
+
+
+@dataclass
+class _Part:
+    """One subdomain of the model, ready for the online loop."""
+
+    sub: object                       # SubdomainModel
+    groups: list
+    temperature_fields: np.ndarray | None    # (n_j, k) the problem's T_j at the reduced points
+    reference_temperature: np.ndarray        # (k,) used when the problem has no temperature
+
+
+@dataclass
+class ReducedState:
+    """Converged state at the reduced points of the held subdomains."""
+
+    time: float
+    q: np.ndarray
+    strain: list                      # per part (k, 6)
+    stress: list                      # per part (k, 6)
+    internal: list                    # per part, per group: dict
+    temperature: list                 # per part (k,)
+    iterations: int = 0
+    history: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OnlineSettings:
+    """Newton settings of the reduced solve (same meaning as the high-fidelity ones)."""
+
+    rtol: float = 1e-8
+    atol: float = 1e-14
+    max_iterations: int = 25
+    max_cuts: int = 6
+
+
+def _allreduce(array: np.ndarray, comm) -> np.ndarray:
+    if comm is None or comm.size == 1:
+        return array
+    from mpi4py import MPI
+
+    out = np.empty_like(array)
+    comm.Allreduce(np.ascontiguousarray(array), out, op=MPI.SUM)
+    return out
+
+
+class ReducedOperator:
+    """The hyper-reduced operator of a model for one problem (loads, temperatures, laws).
+
+    Parameters
+    ----------
+    model : ReducedOrderModel
+    problem : io_adapters.Problem
+        The new loading: same mesh, face sets the model reduced, homogeneous
+        Dirichlet conditions among the model's.
+    comm : communicator, optional
+    """
+
+    def __init__(self, model, problem, comm=None):
+        from rom.materials import from_spec
+
+        self.model, self.problem, self.comm = model, problem, comm
+        check_problem(model, problem)
+        laws = [from_spec(spec) for spec in model.materials.values()]
+        history = problem.temperature
+        self.parts = []
+        for sub in model.subdomains:
+            groups = [_Group(laws[m], np.flatnonzero(sub.material == m)) for m in np.unique(sub.material)]
+            fields = None
+            if history is not None:
+                fields = np.asarray(history.fields)[:, sub.nodes] @ sub.temperature_interpolation.T
+                fields = np.asarray(fields)
+            reference = np.zeros(len(sub.points))
+            for g in groups:
+                reference[g.points] = float(getattr(g.law, "reference_temperature", None) or 0.0)
+            self.parts.append(_Part(sub, groups, fields, reference))
+        n = model.n_modes
+        self.pressure = [(model.pressure_loads[p.face_set] * _uniform_value(p), p.table) for p in problem.pressures]
+        self.centrifugal = [(model.centrifugal_load(c.center, c.axis), float(c.omega), c.table)
+                            for c in problem.centrifugal]
+        self.n_modes = n
+
+    # ------------------------------------------------------------- loads
+    def external_load(self, t: float) -> np.ndarray:
+        """Reduced external force at time t, (n_modes,)."""
+        f = np.zeros(self.n_modes)
+        for vector, table in self.pressure:
+            f += self.problem.factor(table, t) * vector
+        for vector, omega, table in self.centrifugal:
+            f += (omega * self.problem.factor(table, t)) ** 2 * vector
+        return f
+
+    def temperature(self, part: _Part, t: float) -> np.ndarray:
+        if part.temperature_fields is None:
+            return part.reference_temperature
+        return self.problem.temperature.coefficients(t) @ part.temperature_fields
+
+    # ------------------------------------------------------------- state
+    def initial_state(self, t0: float) -> ReducedState:
+        n = self.n_modes
+        return ReducedState(
+            time=float(t0), q=np.zeros(n),
+            strain=[np.zeros((len(p.sub.points), 6)) for p in self.parts],
+            stress=[np.zeros((len(p.sub.points), 6)) for p in self.parts],
+            internal=[[g.law.initial_state(len(g.points)) for g in p.groups] for p in self.parts],
+            temperature=[self.temperature(p, t0) for p in self.parts],
+        )
+
+    def evaluate(self, state: ReducedState, q: np.ndarray, t_new: float, temperatures):
+        """Laws at the reduced points for coordinates q: (F, K, strain, stress, internal)."""
+        n = self.n_modes
+        F, K = np.zeros(n), np.zeros((n, n))
+        strains, stresses, internals = [], [], []
+        dt = t_new - state.time
+        for i, part in enumerate(self.parts):
+            sub = part.sub
+            strain = np.einsum("kcn,n->kc", sub.strain_operator, q)
+            stress = np.empty_like(strain)
+            tangent = np.empty((len(strain), 6, 6))
+            d_strain = strain - state.strain[i]
+            T_old, T_new = state.temperature[i], temperatures[i]
+            new_internal = []
+            for g, old in zip(part.groups, state.internal[i]):
+                p = g.points
+                s, D, st = g.law.update(state.strain[i][p], d_strain[p], old, T_old[p], T_new[p] - T_old[p], dt)
+                stress[p], tangent[p] = s, D
+                new_internal.append(st)
+            wB = sub.weights[:, None, None] * sub.strain_operator          # (k, 6, n)
+            F += np.einsum("kcn,kc->n", wB, stress)
+            K += np.einsum("kcn,kcd,kdm->nm", wB, tangent, sub.strain_operator, optimize=True)
+            strains.append(strain)
+            stresses.append(stress)
+            internals.append(new_internal)
+        FK = _allreduce(np.concatenate([F, K.ravel()]), self.comm)      # the only communication
+        return FK[:n], FK[n:].reshape(n, n), strains, stresses, internals
+
+    def newton(self, state: ReducedState, t_new: float, settings: OnlineSettings) -> ReducedState:
+        temperatures = [self.temperature(p, t_new) for p in self.parts]
+        f_ext = self.external_load(t_new)
+        q = state.q.copy()
+        history = []
+        reference = 0.0
+        for iteration in range(settings.max_iterations + 1):
+            F, K, strain, stress, internal = self.evaluate(state, q, t_new, temperatures)
+            r = F - f_ext
+            norm = float(np.linalg.norm(r))
+            history.append(norm)
+            if not np.isfinite(norm):
+                break
+            reference = max(reference, float(np.linalg.norm(f_ext)), float(np.linalg.norm(F)),
+                            norm if iteration == 0 else 0.0)
+            if norm <= settings.rtol * reference + settings.atol:
+                return ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history)
+            if iteration == settings.max_iterations:
+                break
+            try:
+                q = q - np.linalg.solve(K, r)
+            except np.linalg.LinAlgError:
+                break
+        raise ConvergenceError(f"reduced Newton did not converge from t={state.time:g} to t={t_new:g}; "
+                               "residual history " + ", ".join(f"{h:.3e}" for h in history))
+
+    def advance(self, state: ReducedState, t_new: float, settings: OnlineSettings, level: int = 0) -> ReducedState:
+        """Reach t_new, halving the step when Newton fails (same decision on every rank)."""
+        try:
+            return self.newton(state, t_new, settings)
+        except ConvergenceError as exc:
+            if level >= settings.max_cuts:
+                raise ConvergenceError(f"step to t={t_new:g} failed after {settings.max_cuts} halvings: {exc}") from None
+            t_mid = 0.5 * (state.time + t_new)
+            log.info("reduced step to t=%g cut at t=%g (level %d)", t_new, t_mid, level + 1)
+            half = self.advance(state, t_mid, settings, level + 1)
+            return self.advance(half, t_new, settings, level + 1)
+
+    # ------------------------------------------------------------ duals
+    def dual_values(self, state: ReducedState, name: str) -> list[np.ndarray]:
+        """A dual quantity at the reduced points of each part, (k, n_components)."""
+        out = []
+        for i, part in enumerate(self.parts):
+            k = len(part.sub.points)
+            if name in ("sig",):
+                out.append(state.stress[i])
+                continue
+            if name in ("eto",):
+                out.append(state.strain[i])
+                continue
+            n_comp = len(part.sub.duals[name].components)
+            values = np.zeros((k, n_comp))
+            for g, internal in zip(part.groups, state.internal[i]):
+                if name in internal:
+                    values[g.points] = np.asarray(internal[name]).reshape(len(g.points), -1)
+            out.append(values)
+        return out
+
+    def gappy(self, state: ReducedState, name: str) -> tuple[np.ndarray, float]:
+        """Gappy-POD coefficients of a dual quantity and the relative fit residual (the indicator)."""
+        values = self.dual_values(state, name)
+        n_d = len(self.parts[0].sub.duals[name].modes) if self.parts else 0
+        normal = np.zeros((n_d, n_d))
+        rhs = np.zeros(n_d)
+        norm2 = 0.0
+        for part, y in zip(self.parts, values):
+            A = part.sub.duals[name].at(part.sub.points).reshape(n_d, -1)     # (n_d, k n_comp)
+            normal += A @ A.T
+            rhs += A @ y.ravel()
+            norm2 += float(y.ravel() @ y.ravel())
+        reduced = _allreduce(np.concatenate([normal.ravel(), rhs, [norm2]]), self.comm)
+        normal, rhs, norm2 = reduced[: n_d * n_d].reshape(n_d, n_d), reduced[n_d * n_d: -1], reduced[-1]
+        coefficients = np.linalg.lstsq(normal, rhs, rcond=None)[0]
+        residual2 = 0.0
+        for part, y in zip(self.parts, values):
+            A = part.sub.duals[name].at(part.sub.points).reshape(n_d, -1)
+            e = A.T @ coefficients - y.ravel()
+            residual2 += float(e @ e)
+        residual2 = float(_allreduce(np.array([residual2]), self.comm)[0])
+        indicator = np.sqrt(residual2 / norm2) if norm2 > 0 else 0.0
+        return coefficients, float(indicator)
+
+
+def _uniform_value(pressure) -> float:
+    values = np.atleast_1d(np.asarray(pressure.values, dtype=np.float64))
+    if np.ptp(values) != 0.0:
+        raise ConfigError(f"pressure on face set '{pressure.face_set}': per-facet values are not supported "
+                          "online (the model reduced a uniform unit pressure per face set)")
+    return float(values[0])
+
+
+def check_problem(model, problem) -> None:
+    """Refuse, with a clear message, a loading the model was not built for."""
+    errors = []
+    mesh = model.mesh
+    if problem.mesh.n_nodes != mesh.n_nodes or problem.mesh.n_cells != mesh.n_cells or not np.allclose(
+            problem.mesh.points, mesh.points, rtol=1e-6, atol=1e-9):
+        errors.append(f"the problem's mesh ({problem.mesh.n_nodes} nodes, {problem.mesh.n_cells} cells) is not "
+                      f"the model's ({mesh.n_nodes} nodes, {mesh.n_cells} cells)")
+    for p in problem.pressures:
+        if p.face_set not in model.pressure_loads:
+            errors.append(f"pressure on face set '{p.face_set}': the model has no reduced load for it "
+                          f"(face sets: {', '.join(model.pressure_loads) or 'none'})")
+    for c in problem.centrifugal:
+        if c.cell_set is not None and len(problem.cells(c.cell_set)) != mesh.n_cells:
+            errors.append(f"centrifugal load on cell set '{c.cell_set}': the model reduced it for every cell only")
+    for bc in problem.dirichlet:
+        if bc.value != 0.0:
+            errors.append(f"non-zero imposed displacement on '{bc.node_set}': the model supports homogeneous "
+                          "Dirichlet conditions only")
+        elif int(bc.component) not in model.constrained.get(bc.node_set, []):
+            errors.append(f"Dirichlet condition on node set '{bc.node_set}' component {bc.component} was not "
+                          "in the training problem (the basis does not satisfy it)")
+    if set(problem.materials) != set(model.materials):
+        errors.append(f"materials {sorted(problem.materials)} differ from the model's {sorted(model.materials)}")
+    if errors:
+        raise InputError(f"{problem.source}: " + "; ".join(errors))
+
+
+# ============================================================== the solve
+def solve(model, problem, comm=None, *, fields=None, output=None, settings: OnlineSettings | None = None,
+          indicator: str | None = None, adaptive=None):
+    """Solve a new loading with a reduced-order model.
+
+    Parameters
+    ----------
+    model : ReducedOrderModel
+    problem : io_adapters.Problem
+    comm : communicator, optional
+    fields : list of str, optional
+        Dual quantities to reconstruct on the whole mesh (default: all of the model's).
+    output : path, optional
+        Also write the reconstructed results to a store (+ XDMF).
+    settings : OnlineSettings, optional
+    indicator : str, optional
+        Dual quantity whose Gappy-POD fit residual is the error indicator (default:
+        the model's ``settings["indicator"]["field"]``, else the first dual).
+    adaptive : rom.adaptive.Enrichment, optional
+        Enrich the model from one high-fidelity step when the indicator exceeds
+        its tolerance (see :mod:`rom.adaptive`).
+
+    Returns
+    -------
+    Simulation
+        ``U`` and the dual fields reconstructed at every time of ``problem.times``;
+        ``parameters["indicator"]`` (per step), ``parameters["reduced_coordinates"]``,
+        ``parameters["newton_iterations"]``, ``parameters["enrichments"]``.
+    """
+    settings = settings or OnlineSettings()
+    operator = ReducedOperator(model, problem, comm)
+    duals = list(fields) if fields is not None else sorted({n for s in model.subdomains for n in s.duals})
+    if indicator is None:
+        indicator = model.settings.get("indicator", {}).get("field") or (duals[0] if duals else None)
+    times = np.asarray(problem.times, dtype=np.float64)
+    state = operator.initial_state(times[0])
+    states, indicators, iterations, enrichments = [(operator, state)], [0.0], [0], []
+    started = time.perf_counter()
+    for k in range(1, len(times)):
+        try:
+            new = operator.advance(state, float(times[k]), settings)
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"{problem.source}: time step {k} (t={times[k]:g}): {exc}") from None
+        value = operator.gappy(new, indicator)[1] if indicator else 0.0
+        if adaptive is not None and value > adaptive.tol:
+            operator, new, value, event = adaptive.enrich(operator, state, float(times[k]), k, value, settings)
+            enrichments.append(event)
+        states.append((operator, new))
+        indicators.append(value)
+        iterations.append(new.iterations)
+        state = new
+        log.info("online step %d/%d t=%g: %d Newton iterations, indicator %.3e", k, len(times) - 1, times[k],
+                 new.iterations, value)
+    seconds = time.perf_counter() - started
+    result = reconstruct(states, duals, problem, indicators, iterations, enrichments, seconds, output, comm)
+    if adaptive is not None:
+        adaptive.model = operator.model      # the enriched model, to save if wanted
+    return result
+
+
+def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seconds, output, comm):
+    """The full fields of every step (U from the basis, duals by Gappy-POD) as a Simulation.
+
+    ``steps`` is a list of (operator, state): after an enrichment the later steps
+    come from another (enriched) operator, each step is rebuilt with its own.
+    """
+    from io_adapters.quadrature_rules import count_points
+    from io_adapters.simulation import Field, Simulation
+
+    operator = steps[-1][0]
+    model = operator.model
+    mesh = model.mesh
+    n_t = len(steps)
+    U_local, dual_local = [], {name: [] for name in duals}
+    for op, state in steps:
+        U_local.append([(part.sub.nodes, (state.q @ part.sub.displacement_modes).reshape(-1, 3))
+                        for part in op.parts])
+        for name in duals:
+            c = op.gappy(state, name)[0]
+            dual_local[name].append([(part.sub.point_rows, np.einsum("n,npc->pc", c, part.sub.duals[name].modes))
+                                     for part in op.parts])
+    pieces = (U_local, dual_local)
+    gathered = [pieces] if comm is None or comm.size == 1 else comm.gather(pieces, root=0)
+    if comm is not None and comm.size > 1 and comm.rank != 0:
+        comm.bcast(None, root=0)
+        return None
+    U = np.zeros((n_t, mesh.n_nodes, 3))
+    for U_rank, _ in gathered:
+        for k, parts in enumerate(U_rank):
+            for nodes, values in parts:
+                U[k, nodes] = values
+    fields = {"U": Field("node", ("U1", "U2", "U3"), U)}
+    n_points = count_points(mesh.cells, model.rule)
+    for name in duals:
+        comps = operator.parts[0].sub.duals[name].components
+        values = np.zeros((n_t, n_points, len(comps)))
+        for _, dual_rank in gathered:
+            for k, parts in enumerate(dual_rank[name]):
+                for rows, v in parts:
+                    values[k, rows] = v
+        fields[name] = Field("integration_point", comps, values, model.rule)
+    q = [state.q.tolist() for _, state in steps]
+    parameters = {"indicator": [float(v) for v in indicators], "newton_iterations": [int(i) for i in iterations],
+                  "reduced_coordinates": q, "enrichments": enrichments, "online_seconds": seconds,
+                  "problem": str(problem.source)}
+    simulation = Simulation(mesh, np.array([s.time for _, s in steps]), fields, parameters,
+                            {"format": "nirom-rom", "solver": "nirom.rom.reduced",
+                             "model": model.provenance.get("config", "")})
+    if output is not None:
+        import io_adapters
+
+        io_adapters.save(simulation, output)
+    if comm is not None and comm.size > 1:
+        comm.bcast(None, root=0)
+    return simulation
