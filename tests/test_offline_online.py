@@ -1,0 +1,188 @@
+"""Offline (POD, ECM, Gappy) → model file → online (reduced Newton, indicator, enrichment).
+
+The reference is nirom's high-fidelity solver on the elastoviscoplastic cube of
+``examples/cube`` (thermal, pressure and centrifugal loads).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import io_adapters
+from examples.cube.cube import make_cube_problem
+from io_adapters import ConfigError, InputError, MeshMismatchError
+from rom.adaptive import Enrichment
+from rom.hifi import solve
+from rom.model import ReducedOrderModel
+from rom.offline import build
+
+POD = {"U": {"tol": 1e-6}, "evrcum": {"tol": 1e-6}, "evri": {"tol": 1e-6}, "al1": {"tol": 1e-6},
+       "sig": {"tol": 1e-6}}
+
+
+def relative(a, b) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def training(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("offline")
+    problem = make_cube_problem(3, n_cycles=1, steps_per_cycle=10)
+    solve(problem, output=folder / "train.h5", linear_solver="scipy")
+    return folder, problem
+
+
+@pytest.fixture(scope="module")
+def model(training):
+    folder, problem = training
+    config = {"training": [str(folder / "train.h5")], "problem": problem, "output": str(folder / "rom.h5"),
+              "pod": POD, "ecm": {"tol": 1e-5}, "indicator": {"field": "evrcum", "tol": 1e-3},
+              "checkpoint": str(folder / "ckpt")}
+    built = build(config)
+    built.save(folder / "rom.h5")
+    return ReducedOrderModel.load(folder / "rom.h5")
+
+
+def test_model_file_round_trip_and_summary(model, training):
+    folder, problem = training
+    sub = model.subdomains[0]
+    assert model.n_modes >= 2 and model.n_subdomains == 1
+    assert set(sub.duals) == {"evrcum", "evri", "al1", "sig"}
+    assert np.all(sub.weights >= 0) and np.count_nonzero(sub.weights) >= 1
+    assert sub.strain_operator.shape == (len(sub.points), 6, model.n_modes)
+    # the reduced quadrature integrates the volume exactly
+    from rom import fem
+
+    _, w = fem.strain_operator(problem.mesh)
+    assert sub.weights.sum() == pytest.approx(w.sum(), rel=1e-10)
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "info", str(folder / "rom.h5")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{model.n_modes} displacement modes, 1 subdomains" in done.stdout
+    assert (folder / "rom_singular_values.png").exists()
+
+
+def test_reproduction_of_the_training_run(model, training):
+    folder, problem = training
+    reference = io_adapters.read(folder / "train.h5")
+    result = model.solve(problem)
+    assert relative(result.fields["U"].values, reference.fields["U"].values) <= 1e-4
+    assert relative(result.fields["evrcum"].values, reference.fields["evrcum"].values) <= 1e-3
+    assert max(result.parameters["indicator"]) < 1e-3
+    assert len(result.parameters["reduced_coordinates"][0]) == model.n_modes
+
+
+def test_adaptive_enrichment_repairs_an_unseen_loading(model):
+    harder = make_cube_problem(3, n_cycles=1, steps_per_cycle=10, hot=1100.0, pressure=90.0)
+    reference = solve(harder, linear_solver="scipy")
+    plain = model.solve(harder)
+    assert relative(plain.fields["U"].values, reference.fields["U"].values) > 1e-2
+    assert max(plain.parameters["indicator"]) > 1e-3          # the indicator sees it
+    policy = Enrichment(tol=1e-3)
+    adapted = model.solve(harder, adaptive=policy)
+    assert 1 <= len(adapted.parameters["enrichments"]) <= 10
+    assert relative(adapted.fields["U"].values, reference.fields["U"].values) <= 1e-3
+    assert relative(adapted.fields["evrcum"].values, reference.fields["evrcum"].values) <= 1e-2
+    assert max(adapted.parameters["indicator"]) <= 1e-3
+    assert policy.model.n_modes > model.n_modes
+
+
+def test_checkpoint_resumes_finished_phases(training, model, monkeypatch):
+    folder, problem = training
+    import rom.pod
+
+    def no_more_pod(*args, **kwargs):
+        raise AssertionError("POD phase should have been resumed from the checkpoint")
+
+    monkeypatch.setattr(rom.pod, "pod", no_more_pod)
+    config = {"training": [str(folder / "train.h5")], "problem": problem, "pod": POD, "ecm": {"tol": 1e-5},
+              "indicator": {"field": "evrcum", "tol": 1e-3}, "checkpoint": str(folder / "ckpt")}
+    again = build(config)
+    np.testing.assert_array_equal(again.subdomains[0].displacement_modes, model.subdomains[0].displacement_modes)
+
+
+def test_offline_refuses_bad_training_data(training, tmp_path):
+    folder, problem = training
+    base = {"problem": problem, "pod": {"U": {"tol": 1e-6}}}
+    other = make_cube_problem(2, n_cycles=1, steps_per_cycle=2)
+    solve(other, output=tmp_path / "other.h5", linear_solver="scipy")
+    with pytest.raises(MeshMismatchError, match="other.h5: mesh differs"):
+        build({**base, "training": [str(folder / "train.h5"), str(tmp_path / "other.h5")]})
+    with pytest.raises(InputError, match=r"missing field\(s\) damage"):
+        build({**base, "training": [str(folder / "train.h5")], "pod": {"U": {"tol": 1e-6}, "damage": {"tol": 1e-3}}})
+    with pytest.raises(ConfigError, match=r"\[pod.U\] needs exactly one of 'tol' and 'n_modes'"):
+        build({**base, "training": [str(folder / "train.h5")], "pod": {"U": {"tol": 1e-6, "n_modes": 3}}})
+    with pytest.raises(ConfigError, match="unknown key 'tolerance'"):
+        build({**base, "training": [str(folder / "train.h5")], "tolerance": 1})
+    with pytest.raises(ConfigError, match="training file .*nothere.h5 does not exist"):
+        build({**base, "training": [str(tmp_path / "nothere.h5")]})
+    nan_store = tmp_path / "nan.h5"
+    io_adapters.save(io_adapters.read(folder / "train.h5"), nan_store)
+    with h5py.File(nan_store, "r+") as f:
+        for i in range(len(f["fields"])):
+            if f["fields"][str(i)].attrs["name"] == "U":
+                f["fields"][str(i)][3, 7, 1] = np.nan
+    with pytest.raises(InputError, match=r"nan.h5: field 'U': non-finite value nan at time step 3, row 7"):
+        build({**base, "training": [str(nan_store)]})
+
+
+def test_online_refuses_loadings_the_model_was_not_built_for(model, tmp_path):
+    import dataclasses
+
+    from io_adapters import Pressure
+
+    problem = make_cube_problem(3, n_cycles=1, steps_per_cycle=4)
+    odd = dataclasses.replace(problem, pressures=(Pressure("zmax", np.full(9, 1.0).tolist() + [2.0] * 0, None),))
+    ok = model.solve(odd)                                   # a uniform pressure on another face set is fine
+    assert ok.n_times == problem.n_steps + 1
+    ghost = dataclasses.replace(problem, mesh=dataclasses.replace(problem.mesh, face_sets={
+        **problem.mesh.face_sets, "fillet": problem.mesh.face_sets["zmax"]}), pressures=(Pressure("fillet", 1.0, None),))
+    with pytest.raises(InputError, match="face set 'fillet': the model has no reduced load for it"):
+        model.solve(ghost)
+    coarse = make_cube_problem(2, n_cycles=1, steps_per_cycle=2)
+    with pytest.raises(InputError, match="is not the model's"):
+        model.solve(coarse)
+    path = tmp_path / "old.h5"
+    model.save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 0
+    with pytest.raises(InputError, match="model format version 0, this nirom reads version 1"):
+        ReducedOrderModel.load(path)
+
+
+def test_offline_driver_writes_model_and_plot(tmp_path):
+    import dataclasses
+    from pathlib import Path
+
+    toml = Path(__file__).resolve().parent.parent / "examples" / "cube" / "problem.toml"
+    problem = io_adapters.read_problem(toml)
+    solve(dataclasses.replace(problem, times=problem.times[:6]), output=tmp_path / "train.h5", linear_solver="scipy")
+    config = tmp_path / "offline.toml"
+    config.write_text(f'''training = ["train.h5"]
+problem = "{toml}"
+output = "rom.h5"
+[pod.U]
+n_modes = 3
+[pod.evrcum]
+tol = 1e-4
+[ecm]
+tol = 1e-4
+''')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "offline", str(config)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "reduced-order model: 3 displacement modes" in done.stdout
+    assert "timing:" in done.stdout
+    assert (tmp_path / "rom.h5").exists() and (tmp_path / "rom_singular_values.png").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('training = []\nproblem = "nothere.toml"\n')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "offline", str(bad)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert "'training' must list at least one result file" in done.stderr
+    assert "problem file" in done.stderr and "does not exist" in done.stderr

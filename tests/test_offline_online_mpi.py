@@ -1,0 +1,76 @@
+"""Offline and online stages on 2 ranks (``make test-mpi``): same results as 1 rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from examples.cube.cube import make_cube_problem
+from rom.hifi import solve
+from rom.model import ReducedOrderModel
+from rom.offline import build
+
+pytestmark = pytest.mark.mpi
+
+
+def test_two_subdomains_match_one_rank(comm, shared_tmp_path):
+    problem = make_cube_problem(3, n_cycles=1, steps_per_cycle=6)
+    if comm.rank == 0:
+        solve(problem, output=shared_tmp_path / "train.h5", linear_solver="scipy")
+    comm.Barrier()
+    config = {"training": [str(shared_tmp_path / "train.h5")], "problem": problem,
+              "pod": {"U": {"tol": 1e-6}, "evrcum": {"tol": 1e-6}}, "ecm": {"tol": 1e-5}}
+    parallel = build(config, comm=comm)
+    parallel.save(shared_tmp_path / "rom2.h5", comm=comm)
+    serial = build(config) if comm.rank == 0 else None
+    if comm.rank == 0:
+        # the distributed POD equals the serial one (same Gram matrix, one Allreduce)
+        n = serial.n_modes
+        assert parallel.n_modes == n
+        sigma = serial.singular_values
+        # round-off of the Gram matrix: absolute on the eigenvalues, so relative to sigma_1
+        np.testing.assert_allclose(parallel.singular_values[:n], sigma[:n], rtol=0, atol=1e-10 * sigma[0])
+        sub = parallel.subdomains[0]
+        rows = (3 * sub.nodes[:, None] + np.arange(3)).ravel()
+        for k in np.flatnonzero(sigma[:n] > 1e-3 * sigma[0]):   # well-separated modes: equal up to sign
+            a, b = sub.displacement_modes[k], serial.subdomains[0].displacement_modes[k, rows]
+            assert min(np.abs(a - b).max(), np.abs(a + b).max()) <= 1e-8 * np.abs(b).max()
+
+    # the same 2-subdomain model, online on 2 ranks and on 1 rank
+    model = ReducedOrderModel.load(shared_tmp_path / "rom2.h5", comm=comm)
+    assert [s.index for s in model.subdomains] == [comm.rank]
+    result = model.solve(problem, comm=comm)
+    if comm.rank == 0:
+        alone = ReducedOrderModel.load(shared_tmp_path / "rom2.h5")
+        assert len(alone.subdomains) == 2
+        single = alone.solve(problem)
+        q2 = np.array(result.parameters["reduced_coordinates"])
+        q1 = np.array(single.parameters["reduced_coordinates"])
+        np.testing.assert_allclose(q2, q1, rtol=0, atol=1e-10 * np.abs(q1).max())
+        np.testing.assert_allclose(result.fields["U"].values, single.fields["U"].values, atol=1e-12)
+    else:
+        assert result is None
+    comm.Barrier()
+
+
+def test_zset_subdomains_give_the_merged_basis(comm, data_dir):
+    from io_adapters import zset
+    from rom import fem
+    from rom.pod import pod
+
+    cut = data_dir / "zset/UtParExample/cube.cut"
+    mine = zset.read_subdomains(cut)[comm.rank]
+    mass = fem.mass_matrix(mine.mesh, rule="high", n_components=3)
+    snapshots = mine.fields["U"].values.reshape(mine.n_times, -1)
+    distributed = pod(snapshots, inner_product=mass, n_modes=3, comm=comm)
+    merged = zset.read(cut)
+    serial = pod(merged.fields["U"].values.reshape(merged.n_times, -1),
+                 inner_product=fem.mass_matrix(merged.mesh, rule="high", n_components=3), n_modes=3)
+    sigma = serial.singular_values
+    np.testing.assert_allclose(distributed.singular_values[:3], sigma[:3], rtol=0, atol=1e-10 * sigma[0])
+    position = {int(g): i for i, g in enumerate(merged.mesh.point_ids)}     # Zset ids
+    nodes = np.array([position[int(g) + 1] for g in mine.mesh.point_ids])   # subdomain: global 0-based
+    rows = (3 * nodes[:, None] + np.arange(3)).ravel()
+    for k in np.flatnonzero(sigma[:3] > 1e-3 * sigma[0]):
+        a, b = distributed.modes[k], serial.modes[k, rows]
+        assert min(np.abs(a - b).max(), np.abs(a + b).max()) <= 1e-8 * np.abs(b).max()
