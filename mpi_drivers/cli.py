@@ -5,6 +5,7 @@
     nirom convert SRC... -o OUT.h5 [--format F] [--dtype float32|float64] [--no-xdmf]
     nirom info FILE [--format F]                      (results, stores, meshes, models)
     mpiexec -n P nirom offline offline.toml           (build a reduced-order model)
+    mpiexec -n P nirom online rom.h5 case.toml        (solve a new loading with it)
 
 Every expected error ends the command with exit code 1 and a one-line reason on
 standard error; ``--debug`` shows the traceback instead.
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a reduced-order model from training results: POD, ECM, Gappy-POD. "
                     "Each MPI rank owns one subdomain.")
     offline.add_argument("config", type=Path, metavar="offline.toml")
+
+    online = commands.add_parser(
+        "online", help="solve a new loading with a reduced-order model (run under mpiexec -n P)",
+        description="Hyper-reduced Newton solve of a new loading, error indicator at every step, "
+                    "optional enrichment from one high-fidelity step.")
+    online.add_argument("model", type=Path, metavar="rom.h5")
+    online.add_argument("case", type=Path, metavar="case.toml")
 
     info = commands.add_parser("info", help="summarise a result file, a store, a mesh or a model")
     info.add_argument("file", type=Path, nargs="+", metavar="FILE")
@@ -112,6 +120,13 @@ class _progress:
             self.bar.close()
 
 
+def _online(args) -> int:
+    from mpi_drivers.collective import run_collectively
+    from mpi_drivers.online import run_online
+
+    return run_collectively(lambda comm: run_online(args.model, args.case, comm), "online", debug=args.debug)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nirom`` console script."""
     args = _parser().parse_args(argv)
@@ -121,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from io_adapters.errors import NiromError
 
     try:
-        return {"convert": _convert, "info": _info, "offline": _offline}[args.command](args)
+        return {"convert": _convert, "info": _info, "offline": _offline, "online": _online}[args.command](args)
     except (NiromError, OSError) as exc:
         if args.debug:
             raise

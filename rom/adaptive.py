@@ -74,17 +74,14 @@ class Enrichment:
             return operator, new, indicator, {"step": step, "time": t_new, "skipped": "max_enrichments reached"}
         started = time.perf_counter()
         model, problem, comm = operator.model, operator.problem, operator.comm
-        if comm is not None and comm.size > 1:
-            raise ConfigError("adaptive enrichment runs on one rank for now (the HF step is serial); "
-                              "run the adaptive online stage without mpiexec")
-        full = reconstruct_state(operator, state)
+        full = reconstruct_state(operator, state)   # the same full state on every rank
         hf = self.hf_step or InHouseStep(problem, rule=model.rule)
         t0 = time.perf_counter()
         result = hf(full, t_new)
         hf_seconds = time.perf_counter() - t0
         self.hf_seconds += hf_seconds
         model = enrich_model(model, problem, result, pod_tol=self.pod_tol,
-                             ecm_tol=self.ecm_tol or model.settings.get("ecm", {}).get("tol", 1e-5))
+                             ecm_tol=self.ecm_tol or model.settings.get("ecm", {}).get("tol", 1e-5), comm=comm)
         operator = ReducedOperator(model, problem, comm)
         restart = restrict_state(operator, full)
         new = operator.advance(restart, t_new, settings)
@@ -113,11 +110,17 @@ def reconstruct_state(operator, state):
     from rom import fem
     from rom.hifi import MechanicalState
 
-    model = operator.model
+    from rom.reduced import _allreduce
+
+    model, comm = operator.model, operator.comm
     mesh = model.mesh
     U = np.zeros((mesh.n_nodes, 3))
+    count = np.zeros(mesh.n_nodes)
     for part in operator.parts:
-        U[part.sub.nodes] = (state.q @ part.sub.displacement_modes).reshape(-1, 3)
+        U[part.sub.nodes] += (state.q @ part.sub.displacement_modes).reshape(-1, 3)
+        count[part.sub.nodes] += 1
+    U, count = _allreduce(U, comm), _allreduce(count, comm)   # interface nodes are held twice
+    U /= np.maximum(count, 1)[:, None]
     B, _ = fem.strain_operator(mesh, rule=model.rule)
     strain = (B @ U.ravel()).reshape(-1, 6)
     internal = {}
@@ -132,12 +135,14 @@ def reconstruct_state(operator, state):
         values = np.zeros((strain.shape[0], width))
         for part in operator.parts:
             values[part.sub.point_rows] = np.einsum("n,npc->pc", coefficients, part.sub.duals[name].modes)
+        values = _allreduce(values, comm)                      # integration points: disjoint rows
         internal[name] = values[:, 0] if width == 1 and np.ndim(operator.parts[0].groups[0].law.initial_state(1)[name]) == 1 else values
     stress = np.zeros_like(strain)
     if "sig" in operator.parts[0].sub.duals:
         coefficients, _ = operator.gappy(state, "sig")
         for part in operator.parts:
             stress[part.sub.point_rows] = np.einsum("n,npc->pc", coefficients, part.sub.duals["sig"].modes)
+        stress = _allreduce(stress, comm)
     return MechanicalState(state.time, U, strain, stress, internal, model.rule)
 
 
@@ -145,10 +150,13 @@ def restrict_state(operator, full):
     """A reduced state from a full one: coordinates by projection, internal variables at the reduced points."""
     from rom.reduced import ReducedState
 
+    from rom.reduced import _allreduce
+
     model = operator.model
     q = np.zeros(model.n_modes)
     for part in operator.parts:
         q += part.sub.displacement_modes @ _mass_weighted(model, part.sub, full.displacement)
+    q = _allreduce(q, operator.comm)
     strain, stress, internal, temperature = [], [], [], []
     for part in operator.parts:
         rows = part.sub.point_rows[part.sub.points]
@@ -174,8 +182,12 @@ def _mass_weighted(model, sub, displacement):
 
 
 # ================================================================= the model
-def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float):
-    """The model with one more snapshot (``result``, a MechanicalState) in every basis."""
+def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm=None):
+    """The model with one more snapshot (``result``, a MechanicalState) in every basis.
+
+    Every rank calls it with the same ``result``; each updates the subdomains it holds
+    (the POD updates and the reduced loads are summed over ``comm``).
+    """
     from rom import fem
     from rom.ecm import ecm, ecm_integrands
     from rom.gappy import gappy_points
@@ -184,13 +196,14 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float):
 
     subs = model.subdomains
     # displacement basis: incremental POD with the mass inner product, over all subdomains at once
+    # (interface nodes appear in two subdomains; the element-assembled mass counts them once)
     local = [_local_operators(model, s) for s in subs]
     masses = [fem.mass_matrix(m, rule="high", n_components=3) for m, _, _ in local]
     snapshot_rows = [result.displacement[s.nodes].ravel() for s in subs]
     modes = np.concatenate([s.displacement_modes for s in subs], axis=1)
     mass = sp.block_diag(masses).tocsr()
     basis = update(_basis(modes, model.singular_values, model.n_modes, "mass"),
-                   np.concatenate(snapshot_rows)[None], inner_product=mass, tol=pod_tol)
+                   np.concatenate(snapshot_rows)[None], inner_product=mass, tol=pod_tol, comm=comm)
     new_modes = basis.modes
     offsets = np.cumsum([0] + [3 * len(s.nodes) for s in subs])
     names, material_of_cell = problem.material_of_cells()
@@ -202,12 +215,16 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float):
         extra = []
         for name, dual in s.duals.items():
             values = _dual_of(result, name, s.point_rows)
-            flat = dual.modes.reshape(len(dual.modes), -1)
+            flat = np.concatenate([d.duals[name].modes.reshape(len(dual.modes), -1) for d in subs], axis=1)
+            rows_all = np.concatenate([_dual_of(result, name, d.point_rows).ravel() for d in subs])
             updated = update(_basis(flat, dual.singular_values, len(dual.modes), "identity"),
-                             values.reshape(1, -1), tol=pod_tol)
-            duals[name] = DualField(name, dual.components, updated.modes.reshape(len(updated.modes), len(s.point_rows), -1),
+                             rows_all[None], tol=pod_tol, comm=comm)
+            widths = np.cumsum([0] + [d.duals[name].modes[0].size for d in subs])
+            updated_modes = updated.modes[:, widths[i]:widths[i + 1]]
+            duals[name] = DualField(name, dual.components,
+                                    updated_modes.reshape(len(updated_modes), len(s.point_rows), -1),
                                     updated.singular_values)
-            extra.append(gappy_points(updated.modes, len(dual.components)))
+            extra.append(gappy_points(updated_modes, len(dual.components)))
         stresses = stress
         if "sig" in duals:
             stresses = np.concatenate([duals["sig"].modes * duals["sig"].singular_values[:len(duals["sig"].modes), None, None],
@@ -227,7 +244,7 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float):
             strain_operator=(B[rows] @ modes_i.T).reshape(len(points), 6, len(modes_i)),
             material=material_of_cell[s.cells[cell_of_point[points]]], temperature_interpolation=interpolation,
             duals=duals, ecm_residual=float(getattr(quadrature, "residual", 0.0))))
-    pressure_loads, moments = _reprojected_loads(model, new_subs, subs)
+    pressure_loads, moments = _reprojected_loads(model, new_subs, comm)
     return dataclasses.replace(model, n_modes=len(new_modes), singular_values=basis.singular_values,
                                subdomains=new_subs, pressure_loads=pressure_loads, centrifugal_moments=moments,
                                provenance={**model.provenance, "enriched": model.provenance.get("enriched", 0) + 1})
@@ -250,33 +267,29 @@ def _basis(modes, singular_values, n, inner):
                                                       inner_product=inner)
 
 
-def _reprojected_loads(model, new_subs, old_subs):
-    """Reduced loads for the new modes, from the old ones (the new modes span the old + one)."""
-    old = np.concatenate([s.displacement_modes for s in old_subs], axis=1)
-    new = np.concatenate([s.displacement_modes for s in new_subs], axis=1)
-    # new = C old + residual direction: express loads through least squares on the full rows
-    full_loads = {}
+def _reprojected_loads(model, new_subs, comm):
+    """Reduced unit pressures and centrifugal moments for the new modes (summed over ranks)."""
     from rom import fem
+    from rom.reduced import _allreduce
 
-    mesh = model.mesh
-    owned_once = _ownership(model, new_subs)
+    owned = _ownership(model, new_subs, comm)
+    loads = {}
     for name in model.pressure_loads:
-        f = fem.pressure_load(mesh, name, 1.0)
-        rows = np.concatenate([f[(3 * s.nodes[:, None] + np.arange(3)).ravel()] for s in new_subs]) * owned_once
-        full_loads[name] = new @ rows
-    del old
+        f = fem.pressure_load(model.mesh, name, 1.0)
+        loads[name] = _allreduce(sum(s.displacement_modes @ (f[(3 * s.nodes[:, None] + np.arange(3)).ravel()] * w)
+                                     for s, w in zip(new_subs, owned)), comm)
     m0, m1 = _moments(model, new_subs)
-    return full_loads, (m0, m1)
+    return loads, (_allreduce(m0, comm), _allreduce(m1, comm))
 
 
-def _ownership(model, subs):
-    seen = np.zeros(model.mesh.n_nodes, dtype=bool)
-    weights = []
-    for s in subs:
-        first = ~seen[s.nodes]
-        seen[s.nodes] = True
-        weights.append(np.repeat(first.astype(float), 3))
-    return np.concatenate(weights)
+def _ownership(model, subs, comm):
+    """Per held subdomain, 1 on the dofs of the nodes it owns (lowest subdomain index holding the node)."""
+    held = [(s.index, s.nodes) for s in subs]
+    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
+    owner = np.full(model.mesh.n_nodes, np.iinfo(np.int64).max)
+    for index, nodes in everyone:
+        owner[nodes] = np.minimum(owner[nodes], index)
+    return [np.repeat((owner[s.nodes] == s.index).astype(float), 3) for s in subs]
 
 
 def _moments(model, subs):
@@ -289,8 +302,7 @@ def _moments(model, subs):
     for s in subs:
         local, _ = model.mesh.submesh(s.cells)
         counts = np.concatenate([np.full(len(c), points_per_cell(model.rule, t)) for t, c in local.cells.items()])
-        names_cells = _material_of_local_cells(model, s)
-        rho = np.repeat(density[names_cells], counts)
+        rho = np.repeat(density[_material_of_local_cells(model, s)], counts)
         _, weights = fem.strain_operator(local, rule=model.rule)
         x = fem.integration_points(local, rule=model.rule)
         N = sp.csr_matrix(fem.interpolation_operator(local, rule=model.rule))

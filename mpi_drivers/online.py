@@ -1,0 +1,127 @@
+"""``mpiexec -n P nirom online rom.h5 case.toml``: solve a new loading with a model.
+
+``case.toml``::
+
+    problem = "new_loading.toml"     # the new loading: TOML problem or Zset .inp (same file drives the HF solver)
+    output = "online.h5"             # reconstructed U and dual fields (+ XDMF); optional
+    fields = ["evrcum"]              # dual fields to reconstruct (default: all of the model's)
+
+    [indicator]
+    field = "evrcum"                 # default: the model's
+    tol = 1e-3                       # level that triggers an enrichment
+
+    [adaptive]
+    enabled = true
+    max_enrichments = 10
+    pod_tol = 1e-10
+    hf_step = "in-house"             # or { command = "my_solver {state} {result} {t_new}" }
+    save_model = "rom_enriched.h5"   # optional
+
+    [solver]
+    rtol = 1e-8
+    max_iterations = 25
+    max_cuts = 6
+
+Relative paths are relative to the case file. Rank 0 prints the run report:
+per-step Newton iterations, indicator, enrichments and times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import tomllib
+from pathlib import Path
+
+from io_adapters.errors import ConfigError
+
+log = logging.getLogger("nirom")
+
+_KEYS = {"problem", "output", "fields", "indicator", "adaptive", "solver"}
+_ADAPTIVE = {"enabled", "max_enrichments", "pod_tol", "ecm_tol", "hf_step", "save_model", "tol"}
+_SOLVER = {"rtol", "atol", "max_iterations", "max_cuts"}
+_INDICATOR = {"field", "tol"}
+
+
+def load_case(path: str | Path) -> dict:
+    """Read and check a case file; every problem reported at once (ConfigError)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such case file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    errors = [f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})" for k in data if k not in _KEYS]
+    for table, known in (("adaptive", _ADAPTIVE), ("solver", _SOLVER), ("indicator", _INDICATOR)):
+        errors += [f"unknown key '{k}' in [{table}] (known: {', '.join(sorted(known))})"
+                   for k in data.get(table, {}) if k not in known]
+    if "problem" not in data:
+        errors.append("'problem' (the new loading: a TOML problem or a Zset .inp) is required")
+    else:
+        data["problem"] = path.parent / data["problem"]
+        if not data["problem"].exists():
+            errors.append(f"problem file {data['problem']} does not exist")
+    for key in ("output",):
+        if key in data:
+            data[key] = path.parent / data[key]
+    if "save_model" in data.get("adaptive", {}):
+        data["adaptive"]["save_model"] = path.parent / data["adaptive"]["save_model"]
+    hf = data.get("adaptive", {}).get("hf_step", "in-house")
+    if not (hf == "in-house" or (isinstance(hf, dict) and set(hf) == {"command"})):
+        errors.append(f"[adaptive] hf_step must be \"in-house\" or {{ command = \"...\" }}, found {hf!r}")
+    if errors:
+        raise ConfigError(f"{path}: " + (errors[0] if len(errors) == 1 else
+                                         f"{len(errors)} problems:\n  - " + "\n  - ".join(errors)))
+    return data
+
+
+def run_online(model_path: str | Path, case_path: str | Path, comm) -> int:
+    """Load the model on every rank, solve the case, write the results, report on rank 0."""
+    from io_adapters.problem import read_problem
+    from rom.adaptive import Enrichment
+    from rom.hifi import ExternalCommandStep
+    from rom.model import ReducedOrderModel
+    from rom.reduced import OnlineSettings
+
+    if comm.rank != 0:
+        logging.getLogger().setLevel(logging.ERROR)
+    case = load_case(case_path)
+    model = ReducedOrderModel.load(model_path, comm=comm)
+    problem = read_problem(case["problem"])
+    settings = OnlineSettings(**case.get("solver", {}))
+    indicator = case.get("indicator", {})
+    adaptive = None
+    options = case.get("adaptive", {})
+    if options.get("enabled", False):
+        hf = options.get("hf_step", "in-house")
+        hf_step = None if hf == "in-house" else ExternalCommandStep(hf["command"], problem.mesh)
+        tol = options.get("tol", indicator.get("tol", model.settings.get("indicator", {}).get("tol", 1e-3)))
+        adaptive = Enrichment(tol=float(tol), hf_step=hf_step, pod_tol=options.get("pod_tol", 1e-10),
+                              ecm_tol=options.get("ecm_tol"), max_enrichments=options.get("max_enrichments", 10))
+    start = time.perf_counter()
+    result = model.solve(problem, comm=comm, fields=case.get("fields"), output=case.get("output"),
+                         settings=settings, indicator=indicator.get("field"), adaptive=adaptive)
+    seconds = time.perf_counter() - start
+    if adaptive is not None and options.get("save_model") and adaptive.model is not None:
+        adaptive.model.save(options["save_model"], comm=comm)
+    if comm.rank == 0:
+        print(report(result, seconds, adaptive))
+        if case.get("output"):
+            print(f"results: {case['output']} (+ {Path(case['output']).with_suffix('.xdmf').name} for ParaView)")
+    return 0
+
+
+def report(result, seconds: float, adaptive=None) -> str:
+    """The run report: one line per step, then totals."""
+    p = result.parameters
+    enriched = {e["step"] for e in p.get("enrichments", []) if "skipped" not in e}
+    lines = ["step      time   newton   indicator  enriched"]
+    for k, t in enumerate(result.times):
+        lines.append(f"{k:4d} {t:9.4g} {p['newton_iterations'][k]:8d} {p['indicator'][k]:11.3e}"
+                     f"  {'yes' if k in enriched else ''}")
+    lines.append(f"online time {seconds:.3f} s ({p['online_seconds']:.3f} s in the reduced solves), "
+                 f"{len(enriched)} enrichments")
+    if adaptive is not None and adaptive.hf_seconds:
+        lines.append(f"high-fidelity steps: {adaptive.hf_seconds:.3f} s ({100 * adaptive.hf_seconds / seconds:.0f} %)")
+    return "\n".join(lines)
