@@ -124,7 +124,8 @@ def reconstruct_state(operator, state):
     B, _ = fem.strain_operator(mesh, rule=model.rule)
     strain = (B @ U.ravel()).reshape(-1, 6)
     internal = {}
-    names = {n for part in operator.parts for g in part.groups for n in g.law.initial_state(1)}
+    # sorted: every rank must visit the names in the same order (collective calls inside)
+    names = sorted({n for part in operator.parts for g in part.groups for n in g.law.initial_state(1)})
     for name in names:
         sub0 = operator.parts[0].sub
         if name not in sub0.duals:
