@@ -186,3 +186,54 @@ tol = 1e-4
     assert done.returncode == 1
     assert "'training' must list at least one result file" in done.stderr
     assert "problem file" in done.stderr and "does not exist" in done.stderr
+
+
+def test_online_driver_runs_a_case_and_reports(model, training, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    folder, _ = training
+    toml = Path(__file__).resolve().parent.parent / "examples" / "cube"
+    # the model of this module is the n=3 cube: write the loading as a problem file on that mesh
+    from examples.cube.cube import hot_field, make_cube_mesh
+    from io_adapters.zset import write_geof
+
+    mesh = make_cube_mesh(3)
+    write_geof(mesh, tmp_path / "cube3.geof")
+    import numpy as np_
+
+    np_.save(tmp_path / "hot.npy", hot_field(mesh.points, "hotspot"))
+    text = (toml / "problem.toml").read_text().replace('mesh = "cube4.geof"', 'mesh = "cube3.geof"')
+    text = text.replace('max = { file = "cube4_hot.npy" }', 'max = { file = "hot.npy" }').replace("cycles = 2", "cycles = 1")
+    (tmp_path / "loading.toml").write_text(text)
+    shutil.copy(folder / "rom.h5", tmp_path / "rom.h5")
+    (tmp_path / "case.toml").write_text('problem = "loading.toml"\noutput = "online.h5"\n[indicator]\ntol = 1e-3\n'
+                                        '[adaptive]\nenabled = false\n')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "online", "rom.h5", "case.toml"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "step      time   newton   indicator  enriched" in done.stdout
+    assert "results: " in done.stdout and (tmp_path / "online.h5").exists()
+    online = io_adapters.read(tmp_path / "online.h5")
+    hifi = solve(io_adapters.read_problem(tmp_path / "loading.toml"), linear_solver="scipy")
+    assert relative(online.fields["U"].values, hifi.fields["U"].values) <= 1e-4
+
+    (tmp_path / "bad.toml").write_text('problem = "loading.toml"\nspeed = "fast"\n[adaptive]\nhf_step = "magic"\n')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "online", "rom.h5", "bad.toml"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "unknown key 'speed'" in done.stderr and "hf_step must be" in done.stderr
+
+
+def test_drivers_under_mpiexec_end_every_rank_on_error(model, training, tmp_path):
+    """A 1-subdomain model cannot run on 2 ranks: both ranks stop with the message, no hang."""
+    from pathlib import Path
+
+    folder, _ = training
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    nirom_exe = Path(sys.executable).parent / "nirom"
+    (tmp_path / "case.toml").write_text(f'problem = "{Path(__file__).resolve().parent.parent}/examples/cube/problem.toml"\n')
+    done = subprocess.run([str(mpiexec), "-n", "2", str(nirom_exe), "online", str(folder / "rom.h5"), "case.toml"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "the model has 1 subdomains, cannot run on 2 ranks" in done.stderr
