@@ -328,3 +328,15 @@ def test_appender_refuses_steps_going_back_in_time(tmp_path):
         out.append(0.5, {"damage": np.zeros((8, 1))})
     out.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = write(simulation(), tmp_path / "run.h5")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(sidecar_path(path)).st_mode) == 0o644

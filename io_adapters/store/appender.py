@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from io_adapters.atomic import _umask
 from io_adapters.errors import InputError
 from io_adapters.mesh import Mesh
 from io_adapters.simulation import support_size
@@ -117,6 +118,7 @@ class StoreAppender:
             self.file.attrs["complete"] = 1
             self.file.close()
             self.file = None
+            os.chmod(self.tmp, 0o666 & ~_umask())   # mkstemp made it 0600
             os.replace(self.tmp, self.path)
         except BaseException:
             self.discard()

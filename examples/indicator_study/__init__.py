@@ -1,0 +1,1 @@
+"""Calibration study of the online error indicator (``study.py``; see README.md)."""
