@@ -197,6 +197,49 @@ def _cell_partition(config: OfflineConfig, problem, comm) -> np.ndarray:
     return comm.bcast(cell_parts, root=0) if comm is not None and size > 1 else cell_parts
 
 
+#: Memory bound of one block of snapshots read for the streamed POD (this rank's rows).
+BLOCK_BYTES = 256 * 2**20
+
+
+def _blocks(runs, name: str, n_rows: int) -> list[tuple[int, slice]]:
+    """(run, steps) blocks of at most BLOCK_BYTES of this rank's rows of a field."""
+    width = n_rows * runs[0].fields[name].n_components * 8
+    per_block = max(1, BLOCK_BYTES // max(width, 1))
+    return [(r, slice(start, min(start + per_block, run.n_times)))
+            for r, run in enumerate(runs) for start in range(0, run.n_times, per_block)]
+
+
+def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, checkpoint, comm) -> dict:
+    """POD of a field's snapshots at some rows, streamed by blocks, resumable.
+
+    The Gram matrix is accumulated block against block (never more than two blocks
+    of snapshots in memory) and checkpointed after each block; a finished phase is
+    checkpointed whole.
+    """
+    from rom.pod import GramAccumulator
+
+    done = _collective_phase(checkpoint, f"pod_{name}", comm)
+    if done is not None:
+        return done
+    blocks = _blocks(runs, name, len(rows))
+
+    def read_block(b: int) -> np.ndarray:
+        r, steps = blocks[b]
+        values = runs[r].fields[name].read(steps=steps, rows=rows)
+        return values.reshape(len(values), -1)
+
+    saved = _collective_phase(checkpoint, f"gram_{name}", comm)
+    accumulator = (GramAccumulator.from_state(saved, inner_product=inner_product, comm=comm) if saved is not None
+                   else GramAccumulator(inner_product=inner_product, comm=comm))
+    for b in range(accumulator.n_blocks, len(blocks)):
+        accumulator.add_block(read_block(b), read_block)
+        checkpoint.put(f"gram_{name}", accumulator.state())
+    basis = accumulator.finish(read_block, tol=options.get("tol"), n_modes=options.get("n_modes"))
+    done = {"modes": basis.modes, "singular_values": basis.singular_values}
+    checkpoint.put(f"pod_{name}", done)
+    return done
+
+
 def _read_rows(runs, name: str, rows: np.ndarray) -> np.ndarray:
     """Every training snapshot of a field at some rows: (n_snapshots, n_rows, n_components)."""
     return np.concatenate([run.fields[name].read(rows=rows) for run in runs], axis=0)
@@ -224,8 +267,6 @@ def build(config_or_dict, comm=None):
     from rom.gappy import gappy_points
     from rom.model import DualField, ReducedOrderModel, SubdomainModel
     from rom.partition import node_owners
-    from rom.pod import pod
-
     started = time.perf_counter()
     timer = _Timer()
     config = OfflineConfig.load(config_or_dict)
@@ -248,18 +289,10 @@ def build(config_or_dict, comm=None):
                  len(runs), n_snapshots, size, mesh.n_nodes, mesh.n_cells, rule,
                  f"; resuming after {', '.join(resumed)}" if resumed else "")
 
-    # 1. displacement POD --------------------------------------------------
-    done = _collective_phase(checkpoint, "pod_U", comm)
+    # 1. displacement POD (streamed by blocks of time steps; the Gram matrix is checkpointed)
+    mass = fem.mass_matrix(local, rule="high", n_components=3)
     with timer("pod_U"):
-        if done is None:
-            snapshots = _read_rows(runs, "U", nodes).reshape(n_snapshots, -1)
-            mass = fem.mass_matrix(local, rule="high", n_components=3)
-            options = config.pod["U"]
-            basis = pod(snapshots, inner_product=mass, tol=options.get("tol"), n_modes=options.get("n_modes"),
-                        comm=comm)
-            done = {"modes": basis.modes, "singular_values": basis.singular_values}
-            checkpoint.put("pod_U", done)
-            del snapshots
+        done = _pod_phase("U", runs, nodes, mass, config.pod["U"], checkpoint, comm)
     modes = done["modes"]
     singular_values = done["singular_values"]
     n_modes = len(modes)
@@ -269,20 +302,13 @@ def build(config_or_dict, comm=None):
     # 2. dual PODs ---------------------------------------------------------
     duals = {}
     for name in config.duals:
-        done = _collective_phase(checkpoint, f"pod_{name}", comm)
         with timer(f"pod_{name}"):
-            if done is None:
-                values = _read_rows(runs, name, point_rows)
-                options = config.pod[name]
-                basis = pod(values.reshape(n_snapshots, -1), tol=options.get("tol"),
-                            n_modes=options.get("n_modes"), comm=comm)
-                done = {"modes": basis.modes.reshape(len(basis.modes), len(point_rows), -1),
-                        "singular_values": basis.singular_values}
-                checkpoint.put(f"pod_{name}", done)
+            done = _pod_phase(name, runs, point_rows, None, config.pod[name], checkpoint, comm)
         components = runs[0].fields[name].components
-        duals[name] = DualField(name, components, done["modes"], done["singular_values"])
+        dual_modes = done["modes"].reshape(len(done["modes"]), len(point_rows), len(components))
+        duals[name] = DualField(name, components, dual_modes, done["singular_values"])
         if rank == 0:
-            log.info("pod %s: %d modes", name, len(done["modes"]))
+            log.info("pod %s: %d modes", name, len(dual_modes))
 
     # 3. ECM ---------------------------------------------------------------
     B, weights = fem.strain_operator(local, rule=rule)

@@ -92,18 +92,43 @@ def test_adaptive_enrichment_repairs_an_unseen_loading(model):
     assert policy.model.n_modes > model.n_modes
 
 
-def test_checkpoint_resumes_finished_phases(training, model, monkeypatch):
+def test_checkpoint_resumes_finished_phases(training, model, monkeypatch, tmp_path):
     folder, problem = training
-    import rom.pod
+    import rom.offline
+    from rom.pod import GramAccumulator
 
-    def no_more_pod(*args, **kwargs):
-        raise AssertionError("POD phase should have been resumed from the checkpoint")
-
-    monkeypatch.setattr(rom.pod, "pod", no_more_pod)
+    monkeypatch.setattr(rom.offline, "BLOCK_BYTES", 1)          # one time step per block
     config = {"training": [str(folder / "train.h5")], "problem": problem, "pod": POD, "ecm": {"tol": 1e-5},
-              "indicator": {"field": "evrcum", "tol": 1e-3}, "checkpoint": str(folder / "ckpt")}
-    again = build(config)
-    np.testing.assert_array_equal(again.subdomains[0].displacement_modes, model.subdomains[0].displacement_modes)
+              "indicator": {"field": "evrcum", "tol": 1e-3}, "checkpoint": str(tmp_path / "ckpt")}
+    finish = GramAccumulator.finish
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed after the Gram matrix")
+
+    monkeypatch.setattr(GramAccumulator, "finish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build(config)
+    with h5py.File(tmp_path / "ckpt" / "rank0.h5") as f:
+        assert f["gram_U/gram"].shape == (11, 11)                # all 11 snapshots accumulated
+
+    add_block = GramAccumulator.add_block
+
+    def no_more_blocks(self, *args, **kwargs):
+        if self._inner_product is not None:       # the displacement (mass inner product) Gram matrix
+            raise AssertionError("the Gram matrix should have been resumed from the checkpoint")
+        return add_block(self, *args, **kwargs)
+
+    monkeypatch.setattr(GramAccumulator, "finish", finish)
+    monkeypatch.setattr(GramAccumulator, "add_block", no_more_blocks, raising=True)
+    resumed = build(config)   # the U Gram matrix is resumed; the dual PODs were not started: they must run
+    sigma = model.singular_values
+    assert resumed.n_modes == model.n_modes
+    n = model.n_modes     # beyond sqrt(eps) sigma_1 the singular values of the method of snapshots are noise
+    np.testing.assert_allclose(resumed.singular_values[:n], sigma[:n], rtol=0, atol=1e-10 * sigma[0])
+    np.testing.assert_allclose(resumed.singular_values, sigma, rtol=0, atol=1e-7 * sigma[0])
+    for k in np.flatnonzero(sigma[:model.n_modes] > 1e-3 * sigma[0]):   # well-separated modes, up to sign
+        np.testing.assert_allclose(np.abs(resumed.subdomains[0].displacement_modes[k]),
+                                   np.abs(model.subdomains[0].displacement_modes[k]), atol=1e-8)
 
 
 def test_offline_refuses_bad_training_data(training, tmp_path):
