@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml .ci/requirements.lock
 	@set -e; \
 	if [ ! -x "$(PY)" ]; then \
 	  py=""; \
-	  for cand in python3.13 python3.12; do \
+	  for cand in python3.12 python3.13; do \
 	    if command -v $$cand >/dev/null 2>&1 && $$cand -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then py=$$(command -v $$cand); break; fi; \
 	  done; \
 	  if [ -z "$$py" ] && command -v pyenv >/dev/null 2>&1; then \
