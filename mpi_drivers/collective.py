@@ -22,6 +22,16 @@ def world():
     return MPI.COMM_WORLD
 
 
+def _one_blas_thread_per_rank() -> None:
+    """Ranks share the cores: several BLAS threads per rank oversubscribe them (measured
+    several times slower). Limit BLAS to one thread per rank for the whole run."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def run_collectively(stage: Callable[[object], int], command: str, *, debug: bool = False) -> int:
     """Call ``stage(comm)`` on every rank; any error ends every rank with its message.
 
@@ -31,6 +41,8 @@ def run_collectively(stage: Callable[[object], int], command: str, *, debug: boo
     from io_adapters.errors import NiromError
 
     comm = world()
+    if comm.size > 1:
+        _one_blas_thread_per_rank()
     try:
         return stage(comm)
     except (NiromError, OSError) as exc:

@@ -39,7 +39,7 @@ from io_adapters.errors import ConfigError
 
 _TOP_KEYS = {"training", "problem", "output", "partition", "rule", "checkpoint", "plot", "pod", "ecm",
              "indicator", "base_dir", "stress_field"}
-_POD_KEYS = {"tol", "n_modes", "method"}
+_POD_KEYS = {"tol", "n_modes"}
 _ECM_KEYS = {"tol", "seed", "stress_tol"}
 _INDICATOR_KEYS = {"field", "tol"}
 
