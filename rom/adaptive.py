@@ -97,12 +97,34 @@ class Enrichment:
 
 
 # ================================================================== states
+_OPERATORS: dict = {}
+
+
 def _local_operators(model, sub):
+    """(local mesh, B, weights, mass matrix) of a subdomain, computed once per mesh and subdomain.
+
+    The subdomains keep their cells through enrichments, so these full-resolution
+    operators are built at the first enrichment only.
+    """
     from rom import fem
 
-    local, _ = model.mesh.submesh(sub.cells)
-    B, weights = fem.strain_operator(local, rule=model.rule)
-    return local, B, weights
+    key = (id(model.mesh), sub.index, len(sub.cells), model.rule)
+    if key not in _OPERATORS:
+        local, _ = model.mesh.submesh(sub.cells)
+        B, weights = fem.strain_operator(local, rule=model.rule)
+        _OPERATORS[key] = (local, B, weights, fem.mass_matrix(local, rule="high", n_components=3))
+        while len(_OPERATORS) > 64:
+            _OPERATORS.pop(next(iter(_OPERATORS)))
+    return _OPERATORS[key]
+
+
+def _global_strain_operator(model):
+    from rom import fem
+
+    key = (id(model.mesh), "global", model.rule)
+    if key not in _OPERATORS:
+        _OPERATORS[key] = fem.strain_operator(model.mesh, rule=model.rule)[0]
+    return _OPERATORS[key]
 
 
 def reconstruct_state(operator, state):
@@ -121,8 +143,7 @@ def reconstruct_state(operator, state):
         count[part.sub.nodes] += 1
     U, count = _allreduce(U, comm), _allreduce(count, comm)   # interface nodes are held twice
     U /= np.maximum(count, 1)[:, None]
-    B, _ = fem.strain_operator(mesh, rule=model.rule)
-    strain = (B @ U.ravel()).reshape(-1, 6)
+    strain = (_global_strain_operator(model) @ U.ravel()).reshape(-1, 6)
     internal = {}
     # sorted: every rank must visit the names in the same order (collective calls inside)
     names = sorted({n for part in operator.parts for g in part.groups for n in g.law.initial_state(1)})
@@ -175,11 +196,8 @@ def restrict_state(operator, full):
 
 def _mass_weighted(model, sub, displacement):
     """M_local u_local for the projection on M-orthonormal modes (this subdomain's cells)."""
-    from rom import fem
-
-    local, nodes = model.mesh.submesh(sub.cells)
-    M = fem.mass_matrix(local, rule="high", n_components=3)
-    return M @ displacement[nodes].ravel()
+    M = _local_operators(model, sub)[3]
+    return M @ displacement[sub.nodes].ravel()
 
 
 # ================================================================= the model
@@ -198,8 +216,8 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm
     subs = model.subdomains
     # displacement basis: incremental POD with the mass inner product, over all subdomains at once
     # (interface nodes appear in two subdomains; the element-assembled mass counts them once)
-    local = [_local_operators(model, s) for s in subs]
-    masses = [fem.mass_matrix(m, rule="high", n_components=3) for m, _, _ in local]
+    local = [_local_operators(model, s)[:3] for s in subs]
+    masses = [_local_operators(model, s)[3] for s in subs]
     snapshot_rows = [result.displacement[s.nodes].ravel() for s in subs]
     modes = np.concatenate([s.displacement_modes for s in subs], axis=1)
     mass = sp.block_diag(masses).tocsr()

@@ -150,7 +150,7 @@ class ReducedOperator:
         dt = t_new - state.time
         for i, part in enumerate(self.parts):
             sub = part.sub
-            strain = np.einsum("kcn,n->kc", sub.strain_operator, q)
+            strain = sub.strain_operator @ q                                          # (k, 6)
             stress = np.empty_like(strain)
             tangent = np.empty((len(strain), 6, 6))
             d_strain = strain - state.strain[i]
@@ -161,9 +161,9 @@ class ReducedOperator:
                 s, D, st = g.law.update(state.strain[i][p], d_strain[p], old, T_old[p], T_new[p] - T_old[p], dt)
                 stress[p], tangent[p] = s, D
                 new_internal.append(st)
-            wB = sub.weights[:, None, None] * sub.strain_operator          # (k, 6, n)
-            F += np.einsum("kcn,kc->n", wB, stress)
-            K += np.einsum("kcn,kcd,kdm->nm", wB, tangent, sub.strain_operator, optimize=True)
+            wB = (sub.weights[:, None, None] * sub.strain_operator).reshape(-1, n)   # (6k, n)
+            F += wB.T @ stress.ravel()
+            K += wB.T @ np.matmul(tangent, sub.strain_operator).reshape(-1, n)        # Σ w Bᵀ D B
             strains.append(strain)
             stresses.append(stress)
             internals.append(new_internal)
