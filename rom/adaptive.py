@@ -132,7 +132,7 @@ def reconstruct_state(operator, state):
     from rom import fem
     from rom.hifi import MechanicalState
 
-    from rom.reduced import _allreduce
+    from rom.parallel import allreduce_sum as _allreduce
 
     model, comm = operator.model, operator.comm
     mesh = model.mesh
@@ -172,7 +172,7 @@ def restrict_state(operator, full):
     """A reduced state from a full one: coordinates by projection, internal variables at the reduced points."""
     from rom.reduced import ReducedState
 
-    from rom.reduced import _allreduce
+    from rom.parallel import allreduce_sum as _allreduce
 
     model = operator.model
     q = np.zeros(model.n_modes)
@@ -289,7 +289,7 @@ def _basis(modes, singular_values, n, inner):
 def _reprojected_loads(model, new_subs, comm):
     """Reduced unit pressures and centrifugal moments for the new modes (summed over ranks)."""
     from rom import fem
-    from rom.reduced import _allreduce
+    from rom.parallel import allreduce_sum as _allreduce
 
     owned = _ownership(model, new_subs, comm)
     loads = {}

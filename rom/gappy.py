@@ -42,6 +42,8 @@ import scipy.linalg as sla
 
 from io_adapters.errors import ConfigError, InputError
 
+from rom.parallel import allreduce_sum as _allreduce
+
 log = logging.getLogger(__name__)
 
 __all__ = ["DualBasis", "GappyReconstructor", "gappy_points", "merge_points"]
@@ -415,11 +417,3 @@ def _singular_values_of_full_rank(R: np.ndarray, n_values: int, n_modes: int) ->
     return singular
 
 
-def _allreduce(array: np.ndarray, comm) -> np.ndarray:
-    if comm is None or comm.size == 1:
-        return array
-    from mpi4py import MPI
-
-    out = np.empty_like(array)
-    comm.Allreduce(np.ascontiguousarray(array), out, op=MPI.SUM)
-    return out

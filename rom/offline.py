@@ -33,6 +33,7 @@ from io_adapters.errors import ConfigError, InputError, MeshMismatchError
 from io_adapters.quadrature_rules import point_rows_of_cells, points_per_cell
 
 from rom.offline_config import OfflineConfig
+from rom.parallel import allreduce_sum as _allreduce
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,6 @@ log = logging.getLogger(__name__)
 # ================================================================= helpers
 def _rank_size(comm) -> tuple[int, int]:
     return (0, 1) if comm is None else (comm.rank, comm.size)
-
-
-def _allreduce(array: np.ndarray, comm) -> np.ndarray:
-    if comm is None or comm.size == 1:
-        return array
-    from mpi4py import MPI
-
-    out = np.empty_like(array)
-    comm.Allreduce(np.ascontiguousarray(array), out, op=MPI.SUM)
-    return out
 
 
 class _Timer:

@@ -24,6 +24,8 @@ import numpy as np
 
 from io_adapters.errors import ConfigError, ConvergenceError, InputError
 
+from rom.parallel import allreduce_sum as _allreduce
+
 log = logging.getLogger(__name__)
 
 
@@ -68,16 +70,6 @@ class OnlineSettings:
     atol: float = 1e-14
     max_iterations: int = 25
     max_cuts: int = 6
-
-
-def _allreduce(array: np.ndarray, comm) -> np.ndarray:
-    if comm is None or comm.size == 1:
-        return array
-    from mpi4py import MPI
-
-    out = np.empty_like(array)
-    comm.Allreduce(np.ascontiguousarray(array), out, op=MPI.SUM)
-    return out
 
 
 class ReducedOperator:

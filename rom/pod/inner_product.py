@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+
+from rom.parallel import allreduce_sum as _allreduce_sum
 import scipy.sparse as sp
 
 from io_adapters.errors import InputError, NiromError
@@ -242,25 +244,8 @@ def as_inner_product(inner_product, n_dofs: int, *, where: str = "pod") -> Inner
 
 
 def allreduce_sum(array: np.ndarray, comm=None) -> np.ndarray:
-    """Sum of ``array`` over the ranks of ``comm`` (itself when serial).
-
-    Parameters
-    ----------
-    array : ndarray
-        Same shape on every rank.
-    comm : mpi4py communicator, optional
-
-    Returns
-    -------
-    ndarray
-        Float64, the same on every rank.
-    """
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if comm is None or comm.size == 1:
-        return array
-    total = np.empty_like(array)
-    comm.Allreduce(array, total)        # op defaults to SUM; numpy buffers, no pickling
-    return total
+    """Float64 sum of ``array`` over the ranks of ``comm`` (see :func:`rom.parallel.allreduce_sum`)."""
+    return _allreduce_sum(np.asarray(array, dtype=np.float64), comm)
 
 
 def agree(comm, error: Exception | None, *, count: int | None = None, what: str = "snapshots",
