@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("High-fidelity solver: vs dolfinx, memory, 2 ranks vs 1", "bench_hifi", []),
     ("POD: distributed, vs numpy SVD", "bench_pod", []),
     ("ECM: large integrand sets", "bench_ecm", []),
+    ("Online stage: speed-up, mesh independence, adaptivity, indicator", "bench_online", []),
 ]
 
 

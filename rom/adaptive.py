@@ -59,6 +59,16 @@ class Enrichment:
     hf_seconds: float = 0.0
     model: object = None          # the enriched model after a solve (``model.save(path)``)
 
+    def reset(self) -> None:
+        """Start a new solve: no enrichment yet (``max_enrichments`` counts per solve)."""
+        self.events = []
+        self.hf_seconds = 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        """True once ``max_enrichments`` enrichments were done in this solve."""
+        return len(self.events) >= self.max_enrichments
+
     def enrich(self, operator, state, t_new: float, step: int, indicator: float, settings):
         """Enrich the model between ``state`` (t_{n-1}) and ``t_new``; re-solve the step.
 
@@ -69,9 +79,6 @@ class Enrichment:
         from rom.hifi import InHouseStep
         from rom.reduced import ReducedOperator
 
-        if len(self.events) >= self.max_enrichments:
-            new = operator.advance(state, t_new, settings)
-            return operator, new, indicator, {"step": step, "time": t_new, "skipped": "max_enrichments reached"}
         started = time.perf_counter()
         model, problem, comm = operator.model, operator.problem, operator.comm
         full = reconstruct_state(operator, state)   # the same full state on every rank

@@ -316,6 +316,8 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
     if indicator is None:
         indicator = model.settings.get("indicator", {}).get("field") or (duals[0] if duals else None)
     times = np.asarray(problem.times, dtype=np.float64)
+    if adaptive is not None:
+        adaptive.reset()
     state = operator.initial_state(times[0])
     states, indicators, iterations, enrichments = [(operator, state)], [0.0], [0], []
     started = time.perf_counter()
@@ -326,8 +328,12 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
             raise ConvergenceError(f"{problem.source}: time step {k} (t={times[k]:g}): {exc}") from None
         value = operator.gappy(new, indicator)[1] if indicator else 0.0
         if adaptive is not None and value > adaptive.tol:
-            operator, new, value, event = adaptive.enrich(operator, state, float(times[k]), k, value, settings)
-            enrichments.append(event)
+            if adaptive.exhausted:
+                log.warning("step %d: indicator %.3e above %.1e, but %d enrichments were already made",
+                            k, value, adaptive.tol, adaptive.max_enrichments)
+            else:
+                operator, new, value, event = adaptive.enrich(operator, state, float(times[k]), k, value, settings)
+                enrichments.append(event)
         states.append((operator, new))
         indicators.append(value)
         iterations.append(new.iterations)

@@ -90,6 +90,11 @@ def test_adaptive_enrichment_repairs_an_unseen_loading(model):
     assert relative(adapted.fields["evrcum"].values, reference.fields["evrcum"].values) <= 1e-2
     assert max(adapted.parameters["indicator"]) <= 1e-3
     assert policy.model.n_modes > model.n_modes
+    assert len(policy.events) == len(adapted.parameters["enrichments"])
+    # the policy counts per solve: a second solve with a tight budget enriches again, then stops
+    policy.max_enrichments = 1
+    again = model.solve(harder, adaptive=policy)
+    assert len(again.parameters["enrichments"]) == 1
 
 
 def test_checkpoint_resumes_finished_phases(training, model, monkeypatch, tmp_path):
