@@ -33,6 +33,9 @@ class FieldSource(Protocol):
     dtype : numpy dtype of the stored values (float32 or float64)
     origin : str
         Where the values are, for messages (file and variable names).
+    finite_checked : bool, optional
+        True when the source itself refuses non-finite values as it reads (then
+        :meth:`Field.read` does not check them again).
     """
 
     shape: tuple[int, int, int]
@@ -179,7 +182,8 @@ class Field:
             expected = (index_length(steps), index_length(rows), self.shape[2])
             if values.shape != expected:
                 raise InputError(f"{self.data.origin}: read {values.shape}, expected {expected}")
-            check_finite(values, self.data.origin, steps, rows)
+            if not getattr(self.data, "finite_checked", False):
+                check_finite(values, self.data.origin, steps, rows)
             return values
         return self.data[steps][:, rows]
 

@@ -387,3 +387,25 @@ def test_io_adapters_entry_point_dispatches_to_zset(sim):
     assert io_adapters.read(par / "cube.cut").mesh.n_cells == 216
     assert io_adapters.read([par / "cube-001.ut", par / "cube-002.ut"]).mesh.n_nodes == 343
     assert io_adapters.read(DATA / "cube.geo").n_times == 0
+
+
+def test_non_finite_integ_value_is_refused_with_its_place(tmp_path):
+    import shutil
+
+    import numpy as np
+    import pytest
+
+    from io_adapters import InputError
+    from io_adapters.zset import read
+
+    source = Path(__file__).parent / "data" / "zset" / "UtExample"
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    values = np.fromfile(run / "cube.integ", dtype=">f4")
+    per_step = values.size // 4
+    values[2 * per_step + 70 * 8 * 3 + 5] = np.nan        # step 2, element 3, variable 5 (eto31), point 5... (file order)
+    values.tofile(run / "cube.integ")
+    sim = read(run / "cube.ut")
+    sim.fields["sig"].read(steps=[1])                      # other steps stay readable
+    with pytest.raises(InputError, match=r"cube\.integ: non-finite value nan at time step 2"):
+        sim.fields["sig"].read(steps=[2])

@@ -128,6 +128,7 @@ class _RawBlock:
 
     def __init__(self, steps: np.ndarray, first: int, stop: int, raw: np.ndarray):
         self.steps, self.first, self.stop, self.raw = steps, first, stop, raw
+        self.scaled: set = set()      # variable groups already multiplied by their factors
 
     def holds(self, steps: np.ndarray, first: int, stop: int) -> bool:
         return (self.first == first and self.stop == stop and len(steps) == len(self.steps)
@@ -222,8 +223,10 @@ class IntegFile:
             if block is None or not block.holds(part, first, stop):
                 self._block = None   # free the previous block before reading the next
                 block = self._block = _RawBlock(part, first, stop, self._read_raw(part, first, stop))
+            if scale is not None and group not in block.scaled:
+                self._scale(block, group, scale)
             for i in range(len(part)):
-                self._convert(block.raw[i], first, stop, group, out[c + i], None if whole else pick, scale)
+                self._convert(block.raw[i], first, stop, group, out[c + i], None if whole else pick)
         return out
 
     def _read_raw(self, steps: np.ndarray, first: int, stop: int) -> np.ndarray:
@@ -235,25 +238,52 @@ class IntegFile:
         with open(self.path, "rb") as f:
             for i, step in enumerate(steps):
                 _read_exact(f, 4 * (int(step) * record + self.n_variables * lo), raw[i], self.path)
-                _decode(raw[i])   # to native float32 while the step is in cache
+                values = _decode(raw[i])   # to native float32 while the step is in cache
+                if not np.isfinite(np.add.reduce(values)):   # one pass; NaN/Inf propagate
+                    self._raise_non_finite(values, int(step), lo)
         return raw.view(np.float32)
 
+    def _raise_non_finite(self, values: np.ndarray, step: int, lo: int) -> None:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if not len(bad):          # the float32 sum overflowed: every value is finite
+            return
+        position = int(bad[0])
+        if self.uniform:
+            element, rest = divmod(position, self.n_variables * self.uniform)
+            variable, point = divmod(rest, self.uniform)
+            row = lo + element * self.uniform + point
+        else:
+            row = variable = -1
+        raise InputError(f"{self.path}: non-finite value {values[position]} at time step {step}, "
+                         f"integration point row {row} (file order), variable {variable}")
+
+    def _scale(self, block: "_RawBlock", group: tuple[int, int], scale: np.ndarray) -> None:
+        """Multiply a variable group's components by their factors, in the cached block (once)."""
+        v0, _ = group
+        n_elements = block.stop - block.first
+        for c in np.flatnonzero(scale != 1.0):
+            if self.uniform:
+                block.raw.reshape(len(block.steps), n_elements, self.n_variables, self.uniform)[:, :, v0 + c] *= scale[c]
+            else:
+                lo = self.offsets[block.first]
+                counts = self.counts[block.first:block.stop]
+                element = np.repeat(np.arange(n_elements), counts)
+                point = np.arange(int(self.offsets[block.stop] - lo)) - np.repeat(self.offsets[block.first:block.stop] - lo, counts)
+                index = self.n_variables * (self.offsets[block.first:block.stop] - lo)[element] + point + (v0 + c) * counts[element]
+                block.raw[:, index] *= scale[c]
+        block.scaled.add(group)
+
     def _convert(self, raw: np.ndarray, first: int, stop: int, group: tuple[int, int],
-                 target: np.ndarray, pick, scale: np.ndarray | None) -> None:
+                 target: np.ndarray, pick) -> None:
         """One step of one field from a raw block into ``target`` (n_rows, k), float64."""
         v0, v1 = group
         n_elements = stop - first
         if self.uniform:
             per_element = raw.reshape(n_elements, self.n_variables, self.uniform)[:, v0:v1, :]
-            if pick is None:   # one strided pass: transpose + widen (+ scale)
-                view = target.reshape(n_elements, self.uniform, v1 - v0)
-                if scale is None:
-                    np.copyto(view, per_element.transpose(0, 2, 1))
-                else:
-                    np.multiply(per_element.transpose(0, 2, 1), scale, out=view)
+            if pick is None:   # one strided pass: transpose + widen
+                np.copyto(target.reshape(n_elements, self.uniform, v1 - v0), per_element.transpose(0, 2, 1))
                 return
             target[...] = per_element.transpose(0, 2, 1).reshape(-1, v1 - v0)[pick]
-            _scaled(target[None], scale)
             return
         lo = self.offsets[first]
         counts = self.counts[first:stop]
@@ -263,7 +293,6 @@ class IntegFile:
         base = self.n_variables * (self.offsets[first:stop] - lo)[element] + point
         index = base[:, None] + np.arange(v0, v1)[None, :] * counts[element][:, None]
         target[...] = raw[index] if pick is None else raw[index[pick]]
-        _scaled(target[None], scale)
 
 
 def _scaled(values: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
@@ -315,6 +344,7 @@ class IntegFieldSource:
     """
 
     dtype = np.dtype(np.float32)
+    finite_checked = True    # the file checks each block it reads, once
 
     def __init__(self, file: IntegFile, start: int, stop: int, file_rows: np.ndarray | None,
                  scale: np.ndarray | None, origin: str):
