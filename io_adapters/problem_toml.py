@@ -87,13 +87,13 @@ Example (every section; alternatives in comments)::
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from io_adapters.errors import ConfigError
+from io_adapters.toml_file import read_toml
 from io_adapters.problem import (
     ALL_ELEMENT,
     OUTPUT_KEYS,
@@ -129,13 +129,7 @@ def read_problem_toml(path: str | os.PathLike) -> Problem:
         ``source`` is the file's path.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "file")
     return problem_from_dict(data, path.parent, source=str(path))
 
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import logging
 import time
-import tomllib
 from pathlib import Path
 
 from io_adapters.errors import ConfigError
+from io_adapters.toml_file import read_toml
 
 log = logging.getLogger("nirom")
 
@@ -46,12 +46,7 @@ _INDICATOR = {"field", "tol"}
 def load_case(path: str | Path) -> dict:
     """Read and check a case file; every problem reported at once (ConfigError)."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such case file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    data = read_toml(path, "case file")
     errors = [f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})" for k in data if k not in _KEYS]
     for table, known in (("adaptive", _ADAPTIVE), ("solver", _SOLVER), ("indicator", _INDICATOR)):
         errors += [f"unknown key '{k}' in [{table}] (known: {', '.join(sorted(known))})"

@@ -31,11 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from io_adapters.errors import ConfigError
+from io_adapters.toml_file import read_toml
 
 _TOP_KEYS = {"training", "problem", "output", "partition", "rule", "checkpoint", "plot", "pod", "ecm",
              "indicator", "base_dir", "stress_field"}
@@ -80,12 +80,7 @@ class OfflineConfig:
             return source
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
-            if not path.exists():
-                raise ConfigError(f"{path}: no such configuration file")
-            try:
-                data = tomllib.loads(path.read_text())
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+            data = read_toml(path, "configuration file")
             return cls.from_dict(data, base_dir=path.parent, source=str(path))
         if isinstance(source, dict):
             return cls.from_dict(source, base_dir=Path(source.get("base_dir", ".")), source="<dict>")
