@@ -154,7 +154,7 @@ def main(argv=None) -> int:
           f"x{hifi_seconds / reduced:.0f} for the reduced solves alone (a small demo mesh: "
           "benchmarks/ measures the large case)")
     print(f"  errors vs HF: displacement {error_u:.2e}, cumulated plasticity {error_p:.2e}")
-    print(f"  run report of the online stage:\n    " + report.strip().replace("\n", "\n    "))
+    print("  run report of the online stage:\n    " + report.strip().replace("\n", "\n    "))
     print(f"  ParaView: {out / 'online.xdmf'}, {out / 'unseen_hifi.xdmf'}, {out / 'zset_cube.xdmf'}")
     print(f"  plot: {out / 'rom_singular_values.png'}; enriched model: {out / 'rom_enriched.h5'}")
     print(f"done in {time.perf_counter() - total:.0f} s")

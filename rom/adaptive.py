@@ -136,9 +136,7 @@ def _global_strain_operator(model):
 
 def reconstruct_state(operator, state):
     """The full MechanicalState (global numbering) at the reduced state's time."""
-    from rom import fem
     from rom.hifi import MechanicalState
-
     from rom.parallel import allreduce_sum as _allreduce
 
     model, comm = operator.model, operator.comm
@@ -240,7 +238,6 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm
         duals = {}
         extra = []
         for name, dual in s.duals.items():
-            values = _dual_of(result, name, s.point_rows)
             flat = np.concatenate([d.duals[name].modes.reshape(len(dual.modes), -1) for d in subs], axis=1)
             rows_all = np.concatenate([_dual_of(result, name, d.point_rows).ravel() for d in subs])
             updated = update(_basis(flat, dual.singular_values, len(dual.modes), "identity"),

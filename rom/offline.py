@@ -271,7 +271,6 @@ def build(config_or_dict, comm=None):
     cells = np.flatnonzero(cell_parts == rank)
     local, nodes = mesh.submesh(cells)
     point_rows = point_rows_of_cells(mesh.cells, rule, cells)
-    dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
     n_snapshots = sum(run.n_times for run in runs)
     checkpoint = Checkpoint(config.checkpoint, rank, config.fingerprint())
     resumed = [p for p in checkpoint.phases()]
