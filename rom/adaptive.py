@@ -267,7 +267,10 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm
             strain_operator=(B[rows] @ modes_i.T).reshape(len(points), 6, len(modes_i)),
             material=material_of_cell[s.cells[cell_of_point[points]]], temperature_interpolation=interpolation,
             duals=duals, ecm_residual=float(getattr(quadrature, "residual", 0.0))))
-    pressure_loads, moments = _reprojected_loads(model, new_subs, comm)
+    from rom.offline import reduced_loads
+
+    pressure_loads, moments = reduced_loads(
+        problem, [(x.index, x.cells, x.nodes, x.displacement_modes) for x in new_subs], model.rule, comm)
     return dataclasses.replace(model, n_modes=len(new_modes), singular_values=basis.singular_values,
                                subdomains=new_subs, pressure_loads=pressure_loads, centrifugal_moments=moments,
                                provenance={**model.provenance, "enriched": model.provenance.get("enriched", 0) + 1})
@@ -283,64 +286,7 @@ def _dual_of(result, name, rows):
 
 
 def _basis(modes, singular_values, n, inner):
+    """The stored basis as a ReducedBasis (``singular_values[:n]`` weight the modes in the update)."""
     from rom.pod import ReducedBasis
 
-    return ReducedBasis.from_modes(modes, singular_values, inner_product=inner) if hasattr(
-        ReducedBasis, "from_modes") else ReducedBasis(modes=modes, singular_values=singular_values,
-                                                      inner_product=inner)
-
-
-def _reprojected_loads(model, new_subs, comm):
-    """Reduced unit pressures and centrifugal moments for the new modes (summed over ranks)."""
-    from rom import fem
-    from rom.parallel import allreduce_sum as _allreduce
-
-    owned = _ownership(model, new_subs, comm)
-    loads = {}
-    for name in model.pressure_loads:
-        f = fem.pressure_load(model.mesh, name, 1.0)
-        loads[name] = _allreduce(sum(s.displacement_modes @ (f[(3 * s.nodes[:, None] + np.arange(3)).ravel()] * w)
-                                     for s, w in zip(new_subs, owned)), comm)
-    m0, m1 = _moments(model, new_subs)
-    return loads, (_allreduce(m0, comm), _allreduce(m1, comm))
-
-
-def _ownership(model, subs, comm):
-    """Per held subdomain, 1 on the dofs of the nodes it owns (lowest subdomain index holding the node)."""
-    held = [(s.index, s.nodes) for s in subs]
-    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
-    owner = np.full(model.mesh.n_nodes, np.iinfo(np.int64).max)
-    for index, nodes in everyone:
-        owner[nodes] = np.minimum(owner[nodes], index)
-    return [np.repeat((owner[s.nodes] == s.index).astype(float), 3) for s in subs]
-
-
-def _moments(model, subs):
-    from rom import fem
-
-    materials = list(model.materials)
-    density = np.array([float(model.materials[n].get("density", 0.0) or 0.0) for n in materials])
-    r0 = np.zeros((len(subs[0].displacement_modes), 3))
-    r1 = np.zeros((len(subs[0].displacement_modes), 3, 3))
-    for s in subs:
-        local, _ = model.mesh.submesh(s.cells)
-        counts = np.concatenate([np.full(len(c), points_per_cell(model.rule, t)) for t, c in local.cells.items()])
-        rho = np.repeat(density[_material_of_local_cells(model, s)], counts)
-        _, weights = fem.strain_operator(local, rule=model.rule)
-        x = fem.integration_points(local, rule=model.rule)
-        N = sp.csr_matrix(fem.interpolation_operator(local, rule=model.rule))
-        psi = s.displacement_modes.reshape(len(s.displacement_modes), -1, 3)
-        r0 += np.einsum("kia,i->ka", psi, N.T @ (rho * weights))
-        r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
-    return r0, r1
-
-
-def _material_of_local_cells(model, sub):
-    """Material index of each local cell, from the reduced points' materials is not enough: use the cell sets."""
-    names = list(model.materials)
-    index = np.zeros(model.mesh.n_cells, dtype=np.int64)
-    for i, name in enumerate(names):
-        cells = np.arange(model.mesh.n_cells) if name == "ALL_ELEMENT" and name not in model.mesh.cell_sets \
-            else model.mesh.cell_sets[name]
-        index[cells] = i
-    return index[sub.cells]
+    return ReducedBasis(modes=modes, singular_values=singular_values, inner_product=inner)

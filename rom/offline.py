@@ -257,7 +257,6 @@ def build(config_or_dict, comm=None):
     from rom.ecm import ecm, ecm_integrands
     from rom.gappy import gappy_points
     from rom.model import DualField, ReducedOrderModel, SubdomainModel
-    from rom.partition import node_owners
     started = time.perf_counter()
     timer = _Timer()
     config = OfflineConfig.load(config_or_dict)
@@ -329,8 +328,7 @@ def build(config_or_dict, comm=None):
         cell_of_point = np.repeat(np.arange(local.n_cells), counts)
         material = material_of_cell[cells[cell_of_point[points]]]
         interpolation = sp.csr_matrix(fem.interpolation_operator(local, rule=rule))[points]
-        pressure_loads, moments = _reduced_loads(problem, local, nodes, cells, cell_parts, modes, rule, comm,
-                                                 node_owners)
+        pressure_loads, moments = reduced_loads(problem, [(rank, cells, nodes, modes)], rule, comm)
     subdomain = SubdomainModel(
         index=rank, cells=cells, nodes=nodes, point_rows=point_rows, displacement_modes=modes, points=points,
         weights=reduced_weights, strain_operator=strain_operator, material=material,
@@ -372,36 +370,63 @@ def _constrained(problem) -> dict:
     return {k: sorted(set(v)) for k, v in out.items()}
 
 
-def _reduced_loads(problem, local, nodes, cells, cell_parts, modes, rule, comm, node_owners):
-    """Reduced unit pressure on every face set, and the centrifugal moments (global sums)."""
+def reduced_loads(problem, parts, rule: str, comm=None):
+    """Reduced unit pressure on every face set and centrifugal moments, summed over all subdomains.
+
+    Parameters
+    ----------
+    problem : io_adapters.Problem
+        Mesh, face sets and material densities.
+    parts : list of (index, cells, nodes, modes)
+        The subdomains this rank holds: subdomain index, global cells and nodes, and
+        the displacement modes' rows on those nodes (n_modes, 3 n_local_nodes).
+    rule : str
+    comm : communicator, optional
+
+    Returns
+    -------
+    pressure_loads : dict[str, (n_modes,)]
+    moments : (m0 (n_modes, 3), m1 (n_modes, 3, 3))
+        See :attr:`rom.model.ReducedOrderModel.centrifugal_moments`.
+
+    Notes
+    -----
+    A node shared by subdomains contributes its (global) pressure load once, from the
+    lowest subdomain index holding it; volume moments are split by cells, hence exact.
+    """
     from rom import fem
 
-    rank, _ = _rank_size(comm)
     mesh = problem.mesh
-    owned = np.repeat(node_owners(mesh, cell_parts)[nodes] == rank, 3)
-    dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
-    names = list(mesh.face_sets)
-    loads = np.zeros((len(names), len(modes)))
-    for i, name in enumerate(names):
-        f = fem.pressure_load(mesh, name, 1.0)[dofs]       # surface only: cheap on every rank
-        loads[i] = modes @ np.where(owned, f, 0.0)
-    loads = _allreduce(loads, comm)
+    held = [(index, nodes) for index, _, nodes, _ in parts]
+    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
+    owner = np.full(mesh.n_nodes, np.iinfo(np.int64).max)
+    for index, nodes in everyone:
+        owner[nodes] = np.minimum(owner[nodes], index)
 
     names_m, material_of_cell = problem.material_of_cells()
     density_of_material = np.array([float(problem.materials[n].get("density", 0.0) or 0.0)
                                     if not isinstance(problem.materials[n].get("density"), dict) else np.nan
                                     for n in names_m])
-    counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
-    rho = np.repeat(density_of_material[material_of_cell[cells]], counts)
-    _, weights = fem.strain_operator(local, rule=rule)
-    x = fem.integration_points(local, rule=rule)
-    N = sp.csr_matrix(fem.interpolation_operator(local, rule=rule))
-    m0 = N.T @ (rho * weights)                              # (n_local_nodes,)
-    m1 = N.T @ ((rho * weights)[:, None] * x)               # (n_local_nodes, 3)
-    psi = modes.reshape(len(modes), -1, 3)                  # (n_modes, n_local_nodes, 3)
-    r0 = np.einsum("kia,i->ka", psi, m0)
-    r1 = np.einsum("kia,ib->kab", psi, m1)
-    r0, r1 = _allreduce(r0, comm), _allreduce(r1, comm)
+    n_modes = len(parts[0][3])
+    names = list(mesh.face_sets)
+    unit_pressures = [fem.pressure_load(mesh, name, 1.0) for name in names]   # surface only: cheap
+    loads = np.zeros((len(names), n_modes))
+    r0, r1 = np.zeros((n_modes, 3)), np.zeros((n_modes, 3, 3))
+    for index, cells, nodes, modes in parts:
+        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
+        owned = np.repeat(owner[nodes] == index, 3)
+        for i, f in enumerate(unit_pressures):
+            loads[i] += modes @ np.where(owned, f[dofs], 0.0)
+        local, _ = mesh.submesh(cells)
+        counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
+        rho = np.repeat(density_of_material[material_of_cell[cells]], counts)
+        _, weights = fem.strain_operator(local, rule=rule)
+        x = fem.integration_points(local, rule=rule)
+        N = sp.csr_matrix(fem.interpolation_operator(local, rule=rule))
+        psi = modes.reshape(n_modes, -1, 3)                     # (n_modes, n_local_nodes, 3)
+        r0 += np.einsum("kia,i->ka", psi, N.T @ (rho * weights))
+        r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
+    loads, r0, r1 = _allreduce(loads, comm), _allreduce(r0, comm), _allreduce(r1, comm)
     return {name: loads[i] for i, name in enumerate(names)}, (r0, r1)
 
 
