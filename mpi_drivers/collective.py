@@ -32,6 +32,26 @@ def _one_blas_thread_per_rank() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+def _share_the_io_threads(comm) -> None:
+    """Give each rank its share of the node's cores for the readers' threads
+    (unless ``NIROM_IO_THREADS`` fixes the count)."""
+    import os
+
+    from mpi4py import MPI
+
+    from io_adapters.threads import set_io_threads
+
+    if os.environ.get("NIROM_IO_THREADS", "").strip():
+        return
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        ranks_on_node = node.size
+    finally:
+        node.Free()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    set_io_threads(max(1, cores // ranks_on_node))
+
+
 def run_collectively(stage: Callable[[object], int], command: str, *, debug: bool = False) -> int:
     """Call ``stage(comm)`` on every rank; any error ends every rank with its message.
 
@@ -43,6 +63,7 @@ def run_collectively(stage: Callable[[object], int], command: str, *, debug: boo
     comm = world()
     if comm.size > 1:
         _one_blas_thread_per_rank()
+        _share_the_io_threads(comm)
     try:
         return stage(comm)
     except (NiromError, OSError) as exc:

@@ -52,3 +52,24 @@ def test_ranks_reading_disjoint_rows_rebuild_the_whole_field(comm, shared_tmp_pa
     mine = sim.fields["eto"].read(steps=[1, 3], rows=rows)
     whole = np.concatenate(comm.allgather(mine), axis=1)
     np.testing.assert_array_equal(whole, sim.fields["eto"].read(steps=[1, 3]))
+
+
+def test_the_drivers_share_the_cores_among_the_ranks_reader_threads(comm, monkeypatch):
+    import os
+
+    from io_adapters import threads
+    from mpi_drivers.collective import run_collectively
+
+    monkeypatch.delenv("NIROM_IO_THREADS", raising=False)
+    seen = {}
+
+    def stage(c):
+        seen["threads"] = threads.io_threads()
+        return 0
+
+    try:
+        assert run_collectively(stage, "test") == 0
+    finally:
+        threads.set_io_threads(None)
+    cores = len(os.sched_getaffinity(0))
+    assert seen["threads"] == max(1, cores // comm.size)     # both ranks run on this node

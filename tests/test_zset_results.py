@@ -172,8 +172,15 @@ class _Counting:
 def test_opening_reads_no_values_and_one_step_is_read_once(monkeypatch):
     counting = _Counting()
     monkeypatch.setattr(sources, "open", counting, raising=False)
+    positional = sources._pread_exact
+
+    def counted_pread(fd, buffer, offset, path):
+        positional(fd, buffer, offset, path)
+        counting.bytes[path.name] = counting.bytes.get(path.name, 0) + buffer.nbytes
+
+    monkeypatch.setattr(sources, "_pread_exact", counted_pread)
     sim = read(RUN)
-    assert counting.opens == {}
+    assert counting.opens == {} and counting.bytes == {}
     step_bytes = 69 * 216 * 8 * 4
     for name, f in sim.fields.items():
         if f.support == "integration_point":
@@ -192,6 +199,29 @@ def test_small_cache_splits_steps_and_gives_the_same_values(raw):
     expected = raw["integ"][:, :, 6:12, :].transpose(0, 1, 3, 2).reshape(4, -1, 6)
     np.testing.assert_array_equal(sim.fields["sig"].read(), expected)
     np.testing.assert_array_equal(sim.fields["sig"].read(rows=slice(8, 24)), expected[:, 8:24])
+
+
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def small_pieces(request, monkeypatch):
+    """Read .integ steps in pieces of a few elements, on one or three threads."""
+    from io_adapters import threads
+
+    monkeypatch.setattr(sources, "PIECE_BYTES", 3 * 69 * 8 * 4)    # three UtExample elements
+    threads.set_io_threads(request.param)
+    yield request.param
+    threads.set_io_threads(None)
+
+
+def test_pieces_and_threads_give_the_same_values(raw, small_pieces):
+    sim = read(RUN)
+    integ = raw["integ"]
+    for name, (a, b, strain) in INTEG_FIELDS.items():
+        expected = integ[:, :, a:b, :].transpose(0, 1, 3, 2).reshape(4, -1, b - a)
+        if strain:
+            expected = expected * SHEAR
+        np.testing.assert_array_equal(sim.fields[name].read(), expected, err_msg=name)
+        np.testing.assert_array_equal(sim.fields[name].read(steps=[1, 3], rows=slice(37, 1500)),
+                                      expected[[1, 3], 37:1500], err_msg=name)
 
 
 def test_strain_fields_option_overrides_the_rule(raw):
@@ -248,8 +278,14 @@ def interleaved_geof(source: Path, order: list[int], rename=None) -> tuple[str, 
     return geof, [(int(t[0]), IPS[t[1]]) for t in chosen]
 
 
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole-steps", "pieces-on-threads"])
 @pytest.mark.parametrize("case", ["3d-interleaved", "2d", "reduced"])
-def test_heterogeneous_and_interleaved_integ_layouts(tmp_path, case):
+def test_heterogeneous_and_interleaved_integ_layouts(tmp_path, case, pieces, monkeypatch):
+    if pieces:   # a few elements per piece, three threads
+        from io_adapters import threads
+
+        monkeypatch.setattr(sources, "PIECE_BYTES", 100)
+        monkeypatch.setattr(threads, "_limit", 3)
     rng = np.random.default_rng(7)
     if case == "2d":
         geof, elements = interleaved_geof(DATA / "multielements2D.geof", [8, 1, 3, 5, 2, 7, 4, 6])
@@ -274,6 +310,23 @@ def test_heterogeneous_and_interleaved_integ_layouts(tmp_path, case):
         pick = np.array([0, 7, expected.shape[1] - 1])
         np.testing.assert_array_equal(sim.fields[name].read(steps=[0, 1], rows=pick), expected[:2][:, pick] * factor)
     np.testing.assert_array_equal(sim.fields["U"].read(), written["node"].transpose(0, 2, 1))
+
+
+def test_non_finite_value_in_a_mixed_layout_names_its_element_point_and_variable(tmp_path):
+    geof, elements = interleaved_geof(DATA / "multielements3D.geof", [12, 1, 5, 3, 7, 13, 10, 2, 6, 4, 8, 11])
+    integ_vars = ["p", "q", "r"]
+    write_run(tmp_path, geof, elements, ["U1"], integ_vars, [0.0, 1.0], np.random.default_rng(3))
+    values = np.fromfile(tmp_path / "run.integ", dtype=">f4")
+    per_element = [3 * n_ip for _, n_ip in elements]
+    k = 3                                            # 4th element of the file (a c3d15: 18 points)
+    position = sum(per_element) + sum(per_element[:k]) + 2 * elements[k][1] + 11    # step 1, variable r, point 11
+    values[position] = np.inf
+    values.tofile(tmp_path / "run.integ")
+    sim = read(tmp_path / "run.ut")
+    row = sum(n_ip for _, n_ip in elements[:k]) + 11
+    with pytest.raises(InputError, match=rf"non-finite value inf at time step 1, element {k} \(file order\), "
+                                         rf"integration point 11, variable 2 \(row {row} of"):
+        sim.fields["q"].read(steps=[1])
 
 
 def test_mixed_full_and_reduced_integration_is_refused(tmp_path):
@@ -403,9 +456,14 @@ def test_non_finite_integ_value_is_refused_with_its_place(tmp_path):
     shutil.copytree(source, run)
     values = np.fromfile(run / "cube.integ", dtype=">f4")
     per_step = values.size // 4
-    values[2 * per_step + 70 * 8 * 3 + 5] = np.nan        # step 2, element 3, variable 5 (eto31), point 5... (file order)
+    values[2 * per_step + 69 * 8 * 3 + 7 * 8 + 5] = np.nan   # step 2, element 3, variable 7 (sig22), point 5
+    values[3 * per_step + 69 * 8 * 200 + 4 * 8 + 1] = -np.inf  # step 3, element 200, variable 4 (eto23), point 1
     values.tofile(run / "cube.integ")
     sim = read(run / "cube.ut")
     sim.fields["sig"].read(steps=[1])                      # other steps stay readable
-    with pytest.raises(InputError, match=r"cube\.integ: non-finite value nan at time step 2"):
+    with pytest.raises(InputError, match=r"cube\.integ: non-finite value nan at time step 2, element 3 \(file order\), "
+                                         r"integration point 5, variable 7 \(row 29 of"):
         sim.fields["sig"].read(steps=[2])
+    with pytest.raises(InputError, match=r"non-finite value -inf at time step 3, element 200 .*point 1, variable 4 "
+                                         r"\(row 1601 of"):
+        sim.fields["evgeq"].read(steps=[3], rows=slice(1500, 1700))

@@ -165,13 +165,16 @@ def open_run(path: str | os.PathLike, *, strain_fields: Iterable[str] | None = N
                    f"{n_records} records x {n_var} variables x {n_points} integration points", hint_mesh)
         provenance["files"].append(str(integ_path))
         groups = group_variables(index.integ_variables, strain_fields=strain_fields, where=str(index.path))
-        integ_file = IntegFile(integ_path, n_records, n_var, counts, [(g.start, g.stop) for g in groups],
-                               cache_bytes=cache_bytes)
+        factors = np.ones(n_var)
+        for g in groups:
+            if g.scale is not None:
+                factors[g.start:g.stop] = g.scale
+        integ_file = IntegFile(integ_path, n_records, n_var, counts, factors, cache_bytes=cache_bytes)
         file_rows = None if mesh_file.file_order_is_mesh_order else _file_rows(mesh_file, counts)
         for g in groups:
             name = g.name if g.name not in fields else f"{g.name}_ip"
             origin = f"{integ_path} [{', '.join(g.components)}]"
-            source = IntegFieldSource(integ_file, g.start, g.stop, file_rows, g.scale, origin)
+            source = IntegFieldSource(integ_file, g.start, g.stop, file_rows, origin)
             fields[name] = Field("integration_point", g.components, source, rule=rule)
             if g.shears:
                 converted.append(name)

@@ -11,11 +11,14 @@
   read, as a one-block cache: the other fields of the same steps and rows are
   then served without touching the file, each converting its own share.
 
-Reads use ``seek`` + ``readinto`` (never ``numpy.memmap``, so the resident memory
-stays bounded by what is asked) and return float64; a block is decoded from
-big-endian in place once, then each field's transposition and widening is one
-numpy copy. The cache holds
-at most ``cache_bytes`` (the steps of a request are split into chunks that fit).
+Reads go straight into numpy buffers (``readinto``, or ``os.preadv`` for
+``.integ``; never ``numpy.memmap``, so the resident memory stays bounded by what
+is asked) and return float64. An ``.integ`` step is read in pieces that fit a
+core's cache, each decoded from big-endian in place, scaled (engineering shears)
+and checked for non-finite values while it is there; each field's transposition
+and widening is then one numpy copy per element range. Pieces and copies are
+shared among :mod:`io_adapters.threads`' threads. The cache holds at most
+``cache_bytes`` (the steps of a request are split into chunks that fit).
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ import numpy as np
 
 from io_adapters.errors import InputError
 from io_adapters.simulation import Index
+from io_adapters.threads import run_parts
 
 #: Default bound of the decoded block kept by an ``.integ`` reader (bytes).
 DEFAULT_CACHE_BYTES = 256 * 2**20
+
+#: Size of the pieces an ``.integ`` step is read and decoded in (fits a core's L2 cache).
+PIECE_BYTES = 2**19
 
 
 def check_size(path: Path, expected_values: int, layout: str, hint: str) -> None:
@@ -70,9 +77,28 @@ def _read_exact(f, offset: int, buffer: np.ndarray, path: Path) -> None:
                          f"(file size {os.path.getsize(path)}; did the file change since it was opened?)")
 
 
+def _pread_exact(fd: int, buffer: np.ndarray, offset: int, path: Path) -> None:
+    """Fill ``buffer`` with the bytes at ``offset`` (positional reads: threads share ``fd``)."""
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got <= 0:
+            raise InputError(f"{path}: expected {len(view)} bytes at byte {offset}, read {done} "
+                             f"(file size {os.path.getsize(path)}; did the file change since it was opened?)")
+        done += got
+
+
 def _decode(buffer: np.ndarray) -> np.ndarray:
-    """Big-endian float32 words (uint32 array) into native float32, in place."""
-    return buffer.byteswap(inplace=True).view(np.float32)
+    """Big-endian float32 words (C-contiguous uint32 array) into native float32, in place.
+
+    A one-dimensional cast copy onto the same memory: numpy's byte-swapping cast
+    loop is several times faster than ``ndarray.byteswap`` and, for two 1-D views
+    of the same words, works element by element in place.
+    """
+    flat = buffer.reshape(-1)
+    np.copyto(flat.view(np.float32), flat.view(">f4"))
+    return buffer.view(np.float32)
 
 
 class NodeFile:
@@ -122,13 +148,13 @@ class _RawBlock:
     """The cached part of an ``.integ`` file: some steps of a range of elements.
 
     ``raw[i]`` holds step ``steps[i]`` of elements ``first:stop``, all variables,
-    in file order (native float32): each field takes its own share (transposition
-    and widening to float64 in one numpy copy) when it is asked for.
+    in file order (native float32, engineering shears already doubled): each field
+    takes its own share (transposition and widening to float64 in one numpy copy)
+    when it is asked for.
     """
 
     def __init__(self, steps: np.ndarray, first: int, stop: int, raw: np.ndarray):
         self.steps, self.first, self.stop, self.raw = steps, first, stop, raw
-        self.scaled: set = set()      # variable groups already multiplied by their factors
 
     def holds(self, steps: np.ndarray, first: int, stop: int) -> bool:
         return (self.first == first and self.stop == stop and len(steps) == len(self.steps)
@@ -144,15 +170,21 @@ class IntegFile:
     n_records, n_variables : int
     counts : (n_elements,) int array
         Integration points of each element, in file order.
-    groups : list of (start, stop)
-        Variable ranges of the fields defined on this file.
+    factors : (n_variables,) array, optional
+        Factor of each variable, applied as it is read (2 on the shear components
+        of a strain, to engineering shear); None when all are 1.
     cache_bytes : int
         Bound of the block kept between reads (the steps of a request are read in
         chunks that fit).
+
+    A time step is read in pieces of about :data:`PIECE_BYTES`, each decoded,
+    checked for non-finite values and scaled while it is in the processor's
+    cache; the pieces are shared among :func:`io_adapters.threads.run_parts`'s
+    threads, and so is each field's conversion.
     """
 
     def __init__(self, path: Path, n_records: int, n_variables: int, counts: np.ndarray,
-                 groups: list[tuple[int, int]], cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 factors: np.ndarray | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.path = Path(path)
         self.n_records, self.n_variables = n_records, n_variables
         counts = np.asarray(counts, dtype=np.int64)
@@ -160,7 +192,14 @@ class IntegFile:
         self.offsets = np.concatenate([[0], np.cumsum(counts)])  # S_e, (n_elements + 1,)
         self.n_points = int(self.offsets[-1])
         self.uniform = int(counts[0]) if len(counts) and np.all(counts == counts[0]) else None
-        self.groups = list(groups)
+        if factors is not None:
+            factors = np.asarray(factors, dtype=np.float64)
+            if factors.shape != (n_variables,):
+                raise ValueError(f"{self.path}: {factors.shape[0]} factors for {n_variables} variables")
+            if np.all(factors == 1.0):
+                factors = None
+        self.factors = factors
+        self._factor_runs = [] if factors is None else [r for r in _runs(factors) if r[2] != 1.0]
         self.cache_bytes = int(cache_bytes)
         self._block: _RawBlock | None = None
 
@@ -181,17 +220,18 @@ class IntegFile:
         stop = int(np.searchsorted(self.offsets, hi, side="left"))
         return first, stop
 
+    def _elements_per_piece(self) -> int:
+        mean_points = self.n_points / max(len(self.counts), 1)
+        return max(1, int(PIECE_BYTES / (4 * self.n_variables * max(mean_points, 1.0))))
+
     # ---------------------------------------------------------------- read
-    def read(self, group: tuple[int, int], steps: Index, rows: Index,
-             scale: np.ndarray | None = None) -> np.ndarray:
+    def read(self, group: tuple[int, int], steps: Index, rows: Index) -> np.ndarray:
         """Variables ``group`` at some steps and file rows.
 
         Parameters
         ----------
         group : (start, stop)
             Variable range of the field.
-        scale : (stop - start,) array, optional
-            Factor per component (engineering shears), applied in the same copy.
         steps : slice or increasing int array
         rows : slice or int array
             File rows (integration points in file order); an array may be unsorted.
@@ -221,57 +261,78 @@ class IntegFile:
             part = steps[c:c + chunk]
             block = self._block
             if block is None or not block.holds(part, first, stop):
-                self._block = None   # free the previous block before reading the next
-                block = self._block = _RawBlock(part, first, stop, self._read_raw(part, first, stop))
-            if scale is not None and group not in block.scaled:
-                self._scale(block, group, scale)
+                self._block = None   # the next block reuses the memory of the previous one
+                spare = block.raw if block is not None else None
+                block = self._block = _RawBlock(part, first, stop, self._read_raw(part, first, stop, spare))
             for i in range(len(part)):
                 self._convert(block.raw[i], first, stop, group, out[c + i], None if whole else pick)
         return out
 
-    def _read_raw(self, steps: np.ndarray, first: int, stop: int) -> np.ndarray:
-        """Elements ``first:stop`` at ``steps``, all variables, native float32: (n_steps, n_values)."""
+    def _read_raw(self, steps: np.ndarray, first: int, stop: int, spare: np.ndarray | None = None) -> np.ndarray:
+        """Elements ``first:stop`` at ``steps``, all variables, native float32: (n_steps, n_values).
+
+        ``spare`` is the previous block's array, reused when it has the same shape
+        (no fresh pages to fault in at every step of a step-by-step read).
+        """
         lo = int(self.offsets[first])
         n_values = self.n_variables * (int(self.offsets[stop]) - lo)
-        raw = np.empty((len(steps), n_values), np.uint32)
+        if spare is not None and spare.shape == (len(steps), n_values):
+            raw = spare.view(np.uint32)
+        else:
+            raw = np.empty((len(steps), n_values), np.uint32)
         record = self.n_variables * self.n_points
-        with open(self.path, "rb") as f:
+        per_piece = self._elements_per_piece()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
             for i, step in enumerate(steps):
-                _read_exact(f, 4 * (int(step) * record + self.n_variables * lo), raw[i], self.path)
-                values = _decode(raw[i])   # to native float32 while the step is in cache
-                if not np.isfinite(np.add.reduce(values)):   # one pass; NaN/Inf propagate
-                    self._raise_non_finite(values, int(step), lo)
+                start = 4 * (int(step) * record + self.n_variables * lo)
+
+                def load(a: int, b: int, values=raw[i], start=start, step=int(step)) -> None:
+                    for e0 in range(first + a, first + b, per_piece):
+                        self._load_piece(fd, start, values, lo, e0, min(e0 + per_piece, first + b), step)
+
+                run_parts(load, stop - first, min_part=per_piece)
+        finally:
+            os.close(fd)
+        if self.factors is not None and not self.uniform:
+            self._scale_mixed(raw.view(np.float32), first, stop)
         return raw.view(np.float32)
 
-    def _raise_non_finite(self, values: np.ndarray, step: int, lo: int) -> None:
+    def _load_piece(self, fd: int, start: int, values: np.ndarray, lo: int, e0: int, e1: int, step: int) -> None:
+        """Read, decode, scale and check elements ``e0:e1`` of one step into ``values`` (in place)."""
+        a = self.n_variables * (int(self.offsets[e0]) - lo)
+        b = self.n_variables * (int(self.offsets[e1]) - lo)
+        _pread_exact(fd, values[a:b], start + 4 * a, self.path)
+        piece = _decode(values[a:b])
+        if self.factors is not None and self.uniform:
+            per_element = piece.reshape(e1 - e0, self.n_variables, self.uniform)
+            for v0, v1, factor in self._factor_runs:
+                per_element[:, v0:v1] *= factor
+        if not np.isfinite(np.add.reduce(piece)):   # one pass; NaN and Inf propagate
+            self._raise_non_finite(piece, step, e0)
+
+    def _raise_non_finite(self, values: np.ndarray, step: int, e0: int) -> None:
+        """Name the first non-finite value of a piece starting at element ``e0``."""
         bad = np.flatnonzero(~np.isfinite(values))
         if not len(bad):          # the float32 sum overflowed: every value is finite
             return
         position = int(bad[0])
-        if self.uniform:
-            element, rest = divmod(position, self.n_variables * self.uniform)
-            variable, point = divmod(rest, self.uniform)
-            row = lo + element * self.uniform + point
-        else:
-            row = variable = -1
-        raise InputError(f"{self.path}: non-finite value {values[position]} at time step {step}, "
-                         f"integration point row {row} (file order), variable {variable}")
+        starts = self.n_variables * (self.offsets[e0:] - self.offsets[e0])   # value offset of each element
+        element = e0 + int(np.searchsorted(starts, position, side="right") - 1)
+        variable, point = divmod(position - int(starts[element - e0]), int(self.counts[element]))
+        raise InputError(f"{self.path}: non-finite value {values[position]} at time step {step}, element {element} "
+                         f"(file order), integration point {point}, variable {variable} "
+                         f"(row {int(self.offsets[element]) + point} of the file's integration points)")
 
-    def _scale(self, block: "_RawBlock", group: tuple[int, int], scale: np.ndarray) -> None:
-        """Multiply a variable group's components by their factors, in the cached block (once)."""
-        v0, _ = group
-        n_elements = block.stop - block.first
-        for c in np.flatnonzero(scale != 1.0):
-            if self.uniform:
-                block.raw.reshape(len(block.steps), n_elements, self.n_variables, self.uniform)[:, :, v0 + c] *= scale[c]
-            else:
-                lo = self.offsets[block.first]
-                counts = self.counts[block.first:block.stop]
-                element = np.repeat(np.arange(n_elements), counts)
-                point = np.arange(int(self.offsets[block.stop] - lo)) - np.repeat(self.offsets[block.first:block.stop] - lo, counts)
-                index = self.n_variables * (self.offsets[block.first:block.stop] - lo)[element] + point + (v0 + c) * counts[element]
-                block.raw[:, index] *= scale[c]
-        block.scaled.add(group)
+    def _scale_mixed(self, raw: np.ndarray, first: int, stop: int) -> None:
+        """Multiply the variables whose factor is not 1, in a block of elements of mixed types."""
+        lo = self.offsets[first]
+        counts = self.counts[first:stop]
+        element = np.repeat(np.arange(stop - first), counts)
+        point = np.arange(int(self.offsets[stop] - lo)) - np.repeat(self.offsets[first:stop] - lo, counts)
+        base = self.n_variables * (self.offsets[first:stop] - lo)[element] + point
+        for v in np.flatnonzero(self.factors != 1.0):
+            raw[:, base + v * counts[element]] *= self.factors[v]
 
     def _convert(self, raw: np.ndarray, first: int, stop: int, group: tuple[int, int],
                  target: np.ndarray, pick) -> None:
@@ -280,8 +341,11 @@ class IntegFile:
         n_elements = stop - first
         if self.uniform:
             per_element = raw.reshape(n_elements, self.n_variables, self.uniform)[:, v0:v1, :]
-            if pick is None:   # one strided pass: transpose + widen
-                np.copyto(target.reshape(n_elements, self.uniform, v1 - v0), per_element.transpose(0, 2, 1))
+            if pick is None:   # strided passes over element ranges: transpose + widen
+                source = per_element.transpose(0, 2, 1)
+                destination = target.reshape(n_elements, self.uniform, v1 - v0)
+                run_parts(lambda a, b: np.copyto(destination[a:b], source[a:b]), n_elements,
+                          min_part=self._elements_per_piece())
                 return
             target[...] = per_element.transpose(0, 2, 1).reshape(-1, v1 - v0)[pick]
             return
@@ -293,6 +357,12 @@ class IntegFile:
         base = self.n_variables * (self.offsets[first:stop] - lo)[element] + point
         index = base[:, None] + np.arange(v0, v1)[None, :] * counts[element][:, None]
         target[...] = raw[index] if pick is None else raw[index[pick]]
+
+
+def _runs(scale: np.ndarray) -> list[tuple[int, int, float]]:
+    """Runs ``(a, b, factor)`` of consecutive components sharing a factor."""
+    edges = [0, *(np.flatnonzero(np.diff(scale)) + 1).tolist(), len(scale)]
+    return [(a, b, float(scale[a])) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def _scaled(values: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
@@ -339,21 +409,21 @@ class IntegFieldSource:
     file_rows : (n_points,) int array, optional
         File row of each mesh row, when the mesh's cell order differs from the
         file's (types interleaved in the file); None when they agree.
-    scale : (n_components,) array, optional
     origin : str
+
+    The file applies the variables' factors (engineering shears) as it reads.
     """
 
     dtype = np.dtype(np.float32)
     finite_checked = True    # the file checks each block it reads, once
 
-    def __init__(self, file: IntegFile, start: int, stop: int, file_rows: np.ndarray | None,
-                 scale: np.ndarray | None, origin: str):
+    def __init__(self, file: IntegFile, start: int, stop: int, file_rows: np.ndarray | None, origin: str):
         self.file, self.group, self.file_rows = file, (start, stop), file_rows
-        self.scale, self.origin = scale, origin
+        self.origin = origin
         self.shape = (file.n_records, file.n_points, stop - start)
 
     def read(self, steps: Index, rows: Index) -> np.ndarray:
         """Values, shape (n_steps, n_rows, n_components), float64."""
         if self.file_rows is not None:
             rows = self.file_rows[rows]
-        return self.file.read(self.group, steps, rows, self.scale)
+        return self.file.read(self.group, steps, rows)

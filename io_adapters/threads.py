@@ -1,0 +1,121 @@
+"""Worker threads for the readers' array work.
+
+Decoding and transposing a time step of a result file are numpy copies, casts
+and reductions, which release the GIL: split over element ranges, they run on
+several cores at once. The readers call :func:`run_parts`; how many threads it
+uses is, in order of precedence:
+
+1. :func:`set_io_threads` (the MPI drivers give each rank its share of the cores);
+2. the environment variable ``NIROM_IO_THREADS``;
+3. ``OMP_NUM_THREADS`` (a job script that limits threads limits these too);
+4. the cores this process may run on, at most :data:`MAX_DEFAULT_THREADS`.
+
+The pool is created on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+#: Upper bound of the default thread count (more rarely helps memory-bound copies).
+MAX_DEFAULT_THREADS = 4
+
+_limit: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _from_environment(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r}: expected a positive integer") from None
+    if n < 1:
+        raise ValueError(f"environment variable {name}={value!r}: expected a positive integer")
+    return n
+
+
+def io_threads() -> int:
+    """Number of threads the readers use (see the module docstring)."""
+    if _limit is not None:
+        return _limit
+    for name in ("NIROM_IO_THREADS", "OMP_NUM_THREADS"):
+        n = _from_environment(name)
+        if n is not None:
+            return n
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_THREADS, cores))
+
+
+def set_io_threads(n: int | None) -> None:
+    """Fix the readers' thread count (``None``: back to the default)."""
+    global _limit
+    if n is not None and int(n) < 1:
+        raise ValueError(f"thread count must be at least 1, got {n}")
+    _limit = None if n is None else int(n)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nirom-io")
+            _pool_size = workers
+        return _pool
+
+
+def split(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ranges ``(a, b)`` covering ``range(n)``, sizes differing by at most 1."""
+    parts = max(1, min(parts, n)) if n else 1
+    q, r = divmod(n, parts)
+    bounds = [0]
+    for i in range(parts):
+        bounds.append(bounds[-1] + q + (i < r))
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def run_parts(work: Callable[[int, int], None], n: int, min_part: int = 1) -> None:
+    """Call ``work(a, b)`` on contiguous ranges covering ``range(n)``, in parallel.
+
+    Parameters
+    ----------
+    work : callable (a, b) -> None
+        Processes items ``a:b``; different ranges must touch different memory.
+    n : int
+        Number of items.
+    min_part : int
+        Smallest range worth a thread of its own.
+
+    The calling thread takes the first range. Every range is finished before this
+    returns, also when one raises; the first error is then raised again.
+    """
+    threads = min(io_threads(), max(1, n // max(1, min_part)))
+    if threads <= 1 or threading.current_thread().name.startswith("nirom-io"):   # never nested
+        work(0, n)
+        return
+    ranges = split(n, threads)
+    futures = [_executor(threads - 1).submit(work, a, b) for a, b in ranges[1:]]
+    error: BaseException | None = None
+    try:
+        work(*ranges[0])
+    except BaseException as exc:   # wait for the others before raising
+        error = exc
+    for future in futures:
+        try:
+            future.result()
+        except BaseException as exc:
+            error = error or exc
+    if error is not None:
+        raise error
