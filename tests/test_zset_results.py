@@ -224,6 +224,30 @@ def test_pieces_and_threads_give_the_same_values(raw, small_pieces):
                                       expected[[1, 3], 37:1500], err_msg=name)
 
 
+def test_reads_from_several_python_threads_take_turns(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.synthetic_zset import INTEG_VARIABLES, write_result
+
+    ut = write_result(tmp_path, n=16, n_steps=6)          # 4096 c3d8, 1.7 MB per step
+    sim = read(ut)
+    n_var = len(INTEG_VARIABLES)
+    integ = np.fromfile(ut.with_suffix(".integ"), ">f4").reshape(6, 16**3, n_var, 8).astype(float)
+    expected = {"eto": integ[:, :, 0:6].transpose(0, 1, 3, 2).reshape(6, -1, 6) * SHEAR,
+                "sig": integ[:, :, 6:12].transpose(0, 1, 3, 2).reshape(6, -1, 6),
+                "evrcum": integ[:, :, 12:13].transpose(0, 1, 3, 2).reshape(6, -1, 1)}
+
+    def read_one(job):
+        name, step, rows = job
+        return job, sim.fields[name].read(steps=[step], rows=rows)
+
+    jobs = [(name, step, rows) for name in expected for rows in (None, slice(800, 20000)) for step in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        for (name, step, rows), values in pool.map(read_one, jobs * 3):
+            want = expected[name][step:step + 1]
+            np.testing.assert_array_equal(values, want if rows is None else want[:, rows], err_msg=f"{name} {step}")
+
+
 def test_strain_fields_option_overrides_the_rule(raw):
     sim = read(RUN, strain_fields=())
     assert sim.provenance["engineering_shear"] == []

@@ -24,6 +24,7 @@ shared among :mod:`io_adapters.threads`' threads. The cache holds at most
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,7 @@ class IntegFile:
         self._factor_runs = [] if factors is None else [r for r in _runs(factors) if r[2] != 1.0]
         self.cache_bytes = int(cache_bytes)
         self._block: _RawBlock | None = None
+        self._lock = threading.Lock()   # reads from several threads take turns (one block, reused memory)
 
     # ------------------------------------------------------------ geometry
     def element_range(self, rows: Index) -> tuple[int, int]:
@@ -255,6 +257,13 @@ class IntegFile:
         out = np.empty((len(steps), n_rows, group[1] - group[0]))
         if not len(steps) or not n_rows:
             return out
+        with self._lock:
+            self._fill(out, group, steps, first, stop, span, None if whole else pick)
+        return out
+
+    def _fill(self, out: np.ndarray, group: tuple[int, int], steps: np.ndarray, first: int, stop: int,
+              span: int, pick) -> None:
+        """Steps of one field into ``out``, block by block through the cache."""
         per_step = 4 * self.n_variables * span
         chunk = max(1, self.cache_bytes // max(per_step, 1))
         for c in range(0, len(steps), chunk):
@@ -265,8 +274,7 @@ class IntegFile:
                 spare = block.raw if block is not None else None
                 block = self._block = _RawBlock(part, first, stop, self._read_raw(part, first, stop, spare))
             for i in range(len(part)):
-                self._convert(block.raw[i], first, stop, group, out[c + i], None if whole else pick)
-        return out
+                self._convert(block.raw[i], first, stop, group, out[c + i], pick)
 
     def _read_raw(self, steps: np.ndarray, first: int, stop: int, spare: np.ndarray | None = None) -> np.ndarray:
         """Elements ``first:stop`` at ``steps``, all variables, native float32: (n_steps, n_values).
