@@ -236,3 +236,37 @@ def test_internal_forces_batch_and_shape_checks():
     with pytest.raises(InputError):
         fem.stiffness(B, w, np.eye(3))
     assert isinstance(B, sp.csr_matrix)
+
+
+@pytest.mark.parametrize("chunk_bytes", [64 * 2**20, 4096], ids=["one-chunk", "many-chunks"])
+def test_stiffness_assembler_keeps_the_pattern_and_recomputes_the_values(monkeypatch, chunk_bytes):
+    from pathlib import Path
+
+    import io_adapters
+    from rom.fem import assembly
+
+    monkeypatch.setattr(assembly, "_CHUNK_BYTES", chunk_bytes)
+    mesh = io_adapters.read(Path(__file__).parent / "data" / "zset" / "multielements3D.geof").mesh
+    volumes = [i for i, t in enumerate(c for block, conn in mesh.cells.items() for c in [block] * len(conn))
+               if t != "pyramid"]
+    mesh, _ = mesh.submesh(np.array(volumes))            # every 3D family but the pyramid, in one B
+    B, w = fem.strain_operator(mesh)
+    assert len({k for k in np.diff(B.indptr)[::6]}) > 2  # several runs of nodes per cell
+    assemble = fem.StiffnessAssembler.of(B)
+    assert assemble is not None
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        tangent = _elastic_tangent() + rng.uniform(-1e3, 1e3, (len(w), 6, 6))
+        K = assemble(w, tangent)
+        reference = stiffness_triple_product(B, w, tangent)
+        assert K.has_canonical_format
+        assert abs(K - reference).max() <= 1e-12 * abs(reference).max()
+        K.data[:] = 0.0          # a caller changing its matrix does not change the next one
+        K.indices[:] = 0
+    with pytest.raises(InputError, match="tangent must have shape"):
+        assemble(w, np.eye(3))
+    with pytest.raises(InputError, match="weights"):
+        assemble(w[:-1], _elastic_tangent())
+    tampered = B.copy()
+    tampered.indices[12] += 3
+    assert fem.StiffnessAssembler.of(tampered) is None

@@ -8,6 +8,8 @@ consistent loads, all vectorised per cell type.
 >>> B, w = fem.strain_operator(mesh, rule="zset")      # ε = B @ u, engineering shear
 >>> f_int = fem.internal_forces(B, w, stress)          # Bᵀ (w σ)
 >>> K = fem.stiffness(B, w, tangent)                   # Bᵀ diag(w D) B
+>>> assemble = fem.StiffnessAssembler.of(B)            # same, pattern kept for many calls
+>>> K = assemble(w, tangent)
 >>> f_p = fem.pressure_load(mesh, "top", -20.0)        # positive pushes along n
 
 Conventions: integration points cell by cell in the mesh's cell order, each
@@ -16,6 +18,7 @@ engineering shear; dofs node-major. 2D meshes are plane strain with 2 dofs per n
 and the same six strain rows (ε33 = γ23 = γ31 = 0); see :mod:`rom.fem.operators`.
 """
 
+from rom.fem.assembly import StiffnessAssembler
 from rom.fem.elements import ELEMENT_TYPES, ReferenceElement, reference_element
 from rom.fem.geometry import dofs_per_node
 from rom.fem.loads import body_force, centrifugal_load, pressure_load
@@ -33,7 +36,7 @@ from rom.fem.operators import (
 from rom.fem.quadrature import RULES, QuadratureRule, quadrature_rule
 
 __all__ = [
-    "ELEMENT_TYPES", "RULES", "QuadratureRule", "ReferenceElement", "body_force", "box_mesh",
+    "ELEMENT_TYPES", "RULES", "QuadratureRule", "ReferenceElement", "StiffnessAssembler", "body_force", "box_mesh",
     "centrifugal_load", "distort_mesh", "dofs_per_node", "integration_points", "integration_weights",
     "internal_forces", "interpolation_operator", "map_mesh", "mass_matrix", "point_counts", "pressure_load",
     "quadrature_rule", "reference_element", "stiffness", "strain_operator",

@@ -6,10 +6,12 @@ rows in one fixed layout (:func:`write_point_rows`): for a cell of ``k`` nodes a
 pairs ``(d·node_a, ∂N_a/∂y), (d·node_a + 1, ∂N_a/∂x)``, and so on (see
 ``STRAIN_ROWS``). Points of one cell are consecutive.
 
-:func:`stiffness` recognises that layout (every index and value is checked, so a
-modified ``B`` is never misread) and then assembles element by element: dense
-element matrices ``Σ_q B_qᵀ (w D)_q B_q``, summed into ``d × d`` node blocks with a
-sort and ``bincount`` (no scalar COO of 40 M entries), converted to CSR. Any other
+:class:`StiffnessAssembler` recognises that layout (every index and value is
+checked once, so a modified ``B`` is never misread), finds the pattern of ``K`` in
+``d × d`` node blocks, and then, at each call, assembles element by element: dense
+element matrices ``Σ_q B_qᵀ (w D)_q B_q`` chunk by chunk, summed into the node
+blocks with ``bincount`` (no scalar COO of 40 M entries), scattered into CSR.
+:func:`stiffness` is the one-call form. Any other
 sparse ``B`` (row subsets, hand-made operators) goes through the sparse triple
 product ``Bᵀ (W B)`` with ``W`` block-diagonal (6 × 6 BSR). The benchmark
 (``benchmarks/bench_fem.py``) measures both.
@@ -22,7 +24,8 @@ import scipy.sparse as sp
 
 from io_adapters.errors import InputError
 
-__all__ = ["STRAIN_ROWS", "write_point_rows", "stiffness", "stiffness_triple_product", "row_nnz"]
+__all__ = ["STRAIN_ROWS", "StiffnessAssembler", "write_point_rows", "stiffness", "stiffness_triple_product",
+           "row_nnz"]
 
 #: Voigt rows ``[11, 22, 33, 12, 23, 31]`` as (displacement component, derivative
 #: direction) pairs, engineering shear, for 3 and 2 dofs per node.
@@ -141,105 +144,170 @@ def stiffness(B, weights, tangent) -> sp.csr_matrix:
     -------
     (n_dofs, n_dofs) scipy.sparse.csr_matrix
         Canonical (sorted indices, no duplicates).
+
+    A solver that assembles many times with the same ``B`` should keep a
+    :class:`StiffnessAssembler` (the layout check and the pattern are done once).
     """
     weights, tangent = _check_inputs(B, weights, tangent)
-    if not sp.issparse(B) or B.format != "csr":
+    assembler = StiffnessAssembler.of(B)
+    if assembler is None:
         return stiffness_triple_product(B, weights, tangent)
-    layout = _canonical_runs(B)
-    if layout is None:
-        return stiffness_triple_product(B, weights, tangent)
-    result = _element_assembly(B, weights, tangent, *layout)
-    return stiffness_triple_product(B, weights, tangent) if result is None else result
+    return assembler(weights, tangent)
 
 
-def _element_assembly(B, weights, tangent, d, runs) -> sp.csr_matrix | None:
-    """Element-by-element assembly for a canonical B; None if B is not canonical after all."""
-    n_nodes = B.shape[1] // d
-    keys, blocks = [], []
-    for k, first, n_run in runs:
-        nnz_point = int(row_nnz(d, k).sum())
-        start = B.indptr[6 * first]
-        values = B.data[start:start + n_run * nnz_point].reshape(n_run, nnz_point)
-        columns = B.indices[start:start + n_run * nnz_point].reshape(n_run, nnz_point)
-        point_dofs = columns[:, :k]
-        if np.any(point_dofs % d):
-            return None
-        point_nodes = point_dofs // d
-        # points of one cell are consecutive and share the ε11 columns
-        new = np.concatenate([[True], np.any(point_nodes[1:] != point_nodes[:-1], axis=1)])
-        cell_starts = np.flatnonzero(new)
-        sizes = np.diff(np.append(cell_starts, n_run))
-        n_q = int(sizes[0])
-        if np.any(sizes != n_q):
-            return None
-        n_cells = len(cell_starts)
-        connectivity = point_nodes[cell_starts]
-        block_keys = (connectivity[:, :, None].astype(np.int64) * n_nodes + connectivity[:, None, :]).ravel()
-        run_blocks = np.empty((d * d, n_cells * k * k))
-        chunk = max(1, _CHUNK_BYTES // (n_q * 6 * k * d * 8 * 4))
-        for c0 in range(0, n_cells, chunk):
-            c1 = min(n_cells, c0 + chunk)
-            p0, p1 = c0 * n_q, c1 * n_q
-            stored_values = values[p0:p1].reshape(c1 - c0, n_q, nnz_point)
-            stored_columns = columns[p0:p1].reshape(c1 - c0, n_q, nnz_point)
-            # gradients from the ε11, ε22 (, ε33) rows, then the whole layout re-written and compared
-            gradients = np.stack([stored_values[:, :, i * k:(i + 1) * k] for i in range(d)], axis=-1)
-            expected_values = np.empty_like(stored_values)
-            expected_columns = np.empty_like(stored_columns)
-            write_point_rows(gradients, connectivity[c0:c1], d, expected_values, expected_columns)
-            same = np.array_equal(expected_values, stored_values) and np.array_equal(expected_columns, stored_columns)
-            if not same:
-                return None
-            dense = _dense_strain(gradients, d)  # (c, q, 6, kd)
-            scaled = tangent[first + p0:first + p1] * weights[first + p0:first + p1, None, None]
-            DB = np.matmul(scaled.reshape(c1 - c0, n_q, 6, 6), dense)
-            flat = (c1 - c0, n_q * 6, k * d)
-            Ke = np.matmul(dense.reshape(flat).transpose(0, 2, 1), DB.reshape(flat))  # (c, kd, kd)
-            Ke = Ke.reshape(c1 - c0, k, d, k, d).transpose(2, 4, 0, 1, 3).reshape(d * d, -1)
-            run_blocks[:, c0 * k * k:c1 * k * k] = Ke
-        keys.append(block_keys)
-        blocks.append(run_blocks)
-    return _assemble_node_blocks(np.concatenate(keys), np.concatenate(blocks, axis=1), n_nodes, d)
+class _Run:
+    """Cells of one node count in a canonical ``B``: their points, nodes and block slots."""
+
+    def __init__(self, k: int, first: int, n_q: int, connectivity: np.ndarray, values: np.ndarray):
+        self.k, self.first, self.n_q = k, first, n_q
+        self.connectivity = connectivity      # (n_cells, k)
+        self.values = values                  # (n_cells * n_q, nnz_per_point), a view of B.data
+        self.slot: np.ndarray | None = None   # (n_cells * k * k,) unique node block of each element block
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.connectivity)
 
 
-def _assemble_node_blocks(keys: np.ndarray, blocks: np.ndarray, n_nodes: int, d: int) -> sp.csr_matrix:
-    """Sum ``d × d`` blocks with keys ``row_node · n_nodes + col_node`` into a CSR matrix.
+class StiffnessAssembler:
+    """``K = Bᵀ diag(w D) B`` for one strain operator: pattern once, values per call.
 
-    Parameters
-    ----------
-    keys : (m,) int64 array
-    blocks : (d * d, m) array
-        Block entries, row-major within a block.
+    Build it with :meth:`of` (None when ``B`` is not in the canonical layout of
+    :func:`rom.fem.strain_operator`). The constructor checks every index and value
+    of ``B`` against the layout once and finds the sparsity pattern of ``K``
+    (``d × d`` node blocks, sorted); each call then computes the element matrices
+    chunk by chunk, sums them into the node blocks with ``bincount`` and scatters
+    them into a new CSR matrix of that pattern. ``B`` must not change afterwards.
+
+    Memory: the pattern (one int per element block and per entry of ``K``) plus
+    one chunk of element matrices; no list of every element matrix.
     """
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    first = np.empty(len(keys), dtype=bool)
-    first[:1] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
-    unique = sorted_keys[first]
-    slot = np.empty(len(keys), dtype=np.int64)
-    slot[order] = np.cumsum(first) - 1
-    rows, cols = np.divmod(unique, n_nodes)
-    node_ptr = np.searchsorted(rows, np.arange(n_nodes + 1))
-    per_row = np.diff(node_ptr)  # node blocks in each node row
-    # scalar CSR: row d·r + i holds, for each neighbour c of r (sorted), the d entries (i, j)
-    position = np.arange(len(unique)) - node_ptr[rows]
-    base = d * d * node_ptr[rows] + d * position
-    stride = d * per_row[rows]
-    data = np.empty(d * d * len(unique))
-    for i in range(d):
-        for j in range(d):
-            data[base + i * stride + j] = np.bincount(slot, weights=blocks[i * d + j], minlength=len(unique))
-    index_dtype = np.int32 if data.size < np.iinfo(np.int32).max else np.int64
-    indices = (d * cols[:, None] + np.arange(d)).astype(index_dtype)  # (n_unique, d) per node row
-    indices = np.broadcast_to(indices[:, None, :], (len(unique), d, d))
-    column_of = np.empty(d * d * len(unique), dtype=index_dtype)
-    for i in range(d):
-        column_of[(base[:, None] + i * stride[:, None] + np.arange(d))] = indices[:, i, :]
-    indptr = np.empty(d * n_nodes + 1, dtype=index_dtype)
-    indptr[0] = 0
-    np.cumsum(np.repeat(d * per_row, d), out=indptr[1:])
-    K = sp.csr_matrix((data, column_of, indptr), shape=(n_nodes * d,) * 2)
-    K.has_sorted_indices = True
-    K.has_canonical_format = True
-    return K
+
+    def __init__(self, B: sp.csr_matrix, d: int, runs: list["_Run"]):
+        self.shape = B.shape
+        self.n_points = B.shape[0] // 6
+        self.d = d
+        self.runs = runs
+        n_nodes = B.shape[1] // d
+        keys = np.concatenate([(r.connectivity[:, :, None].astype(np.int64) * n_nodes
+                                + r.connectivity[:, None, :]).ravel() for r in runs])
+        unique, slot = np.unique(keys, return_inverse=True)
+        del keys
+        offset = 0
+        for r in runs:
+            n = r.n_cells * r.k * r.k
+            r.slot = slot[offset:offset + n].astype(np.int32 if len(unique) < 2**31 else np.int64)
+            offset += n
+        del slot
+        self.n_blocks = len(unique)
+        rows, cols = np.divmod(unique, n_nodes)
+        del unique
+        node_ptr = np.searchsorted(rows, np.arange(n_nodes + 1))
+        per_row = np.diff(node_ptr)
+        # CSR row d·r + i holds, for each neighbour c of r (sorted), the d entries (i, j)
+        position = np.arange(self.n_blocks) - node_ptr[rows]
+        base = d * d * node_ptr[rows] + d * position
+        stride = d * per_row[rows]
+        nnz = d * d * self.n_blocks
+        index_dtype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+        # position in the CSR data of entry (i, j) of each node block: (d * d, n_blocks)
+        self.scatter = np.empty((d * d, self.n_blocks), dtype=index_dtype)
+        self.indices = np.empty(nnz, dtype=index_dtype)
+        for i in range(d):
+            for j in range(d):
+                self.scatter[i * d + j] = base + i * stride + j
+                self.indices[self.scatter[i * d + j]] = d * cols + j
+        self.indptr = np.empty(d * n_nodes + 1, dtype=index_dtype)
+        self.indptr[0] = 0
+        np.cumsum(np.repeat(d * per_row, d), out=self.indptr[1:])
+
+    @classmethod
+    def of(cls, B) -> "StiffnessAssembler | None":
+        """The assembler of ``B``, or None when ``B`` is not in the canonical layout."""
+        if not sp.issparse(B) or B.format != "csr":
+            return None
+        layout = _canonical_runs(B)
+        if layout is None:
+            return None
+        d, run_bounds = layout
+        runs = []
+        for k, first, n_run in run_bounds:
+            run = _checked_run(B, d, k, first, n_run)
+            if run is None:
+                return None
+            runs.append(run)
+        return cls(B, d, runs)
+
+    def __call__(self, weights: np.ndarray, tangent: np.ndarray) -> sp.csr_matrix:
+        """``K`` for these weights (n_points,) and tangents (6, 6) or (n_points, 6, 6)."""
+        weights = np.asarray(weights, dtype=np.float64)
+        tangent = np.asarray(tangent, dtype=np.float64)
+        if weights.shape != (self.n_points,):
+            raise InputError(f"stiffness: {weights.shape} weights for a B of {self.n_points} points")
+        if tangent.shape == (6, 6):
+            tangent = np.broadcast_to(tangent, (self.n_points, 6, 6))
+        if tangent.shape != (self.n_points, 6, 6):
+            raise InputError(f"stiffness: tangent must have shape (6, 6) or ({self.n_points}, 6, 6), "
+                             f"found {tangent.shape}")
+        d = self.d
+        blocks = np.zeros((d * d, self.n_blocks))   # entry (i, j) of every node block
+        for run in self.runs:
+            k, n_q = run.k, run.n_q
+            nnz_point = run.values.shape[1]
+            chunk = max(1, _CHUNK_BYTES // (n_q * 6 * k * d * 8 * 4))
+            for c0 in range(0, run.n_cells, chunk):
+                c1 = min(run.n_cells, c0 + chunk)
+                p0, p1 = c0 * n_q, c1 * n_q
+                stored = run.values[p0:p1].reshape(c1 - c0, n_q, nnz_point)
+                gradients = np.stack([stored[:, :, i * k:(i + 1) * k] for i in range(d)], axis=-1)
+                dense = _dense_strain(gradients, d)  # (c, q, 6, kd)
+                points = slice(run.first + p0, run.first + p1)
+                scaled = tangent[points] * weights[points, None, None]
+                DB = np.matmul(scaled.reshape(c1 - c0, n_q, 6, 6), dense)
+                flat = (c1 - c0, n_q * 6, k * d)
+                Ke = np.matmul(dense.reshape(flat).transpose(0, 2, 1), DB.reshape(flat))  # (c, kd, kd)
+                Ke = Ke.reshape(c1 - c0, k, d, k, d).transpose(2, 4, 0, 1, 3).reshape(d * d, -1)
+                slot = run.slot[c0 * k * k:c1 * k * k]
+                for ij in range(d * d):
+                    blocks[ij] += np.bincount(slot, weights=Ke[ij], minlength=self.n_blocks)
+        data = np.empty(d * d * self.n_blocks)
+        for ij in range(d * d):
+            data[self.scatter[ij]] = blocks[ij]
+        del blocks
+        K = sp.csr_matrix((data, self.indices.copy(), self.indptr.copy()), shape=(self.shape[1],) * 2)
+        K.has_sorted_indices = True
+        K.has_canonical_format = True
+        return K
+
+
+def _checked_run(B: sp.csr_matrix, d: int, k: int, first: int, n_run: int) -> "_Run | None":
+    """The cells of a run of points, each index and value checked against the layout (None if not)."""
+    nnz_point = int(row_nnz(d, k).sum())
+    start = B.indptr[6 * first]
+    values = B.data[start:start + n_run * nnz_point].reshape(n_run, nnz_point)
+    columns = B.indices[start:start + n_run * nnz_point].reshape(n_run, nnz_point)
+    point_dofs = columns[:, :k]
+    if np.any(point_dofs % d):
+        return None
+    point_nodes = point_dofs // d
+    # points of one cell are consecutive and share the ε11 columns
+    new = np.concatenate([[True], np.any(point_nodes[1:] != point_nodes[:-1], axis=1)])
+    cell_starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(cell_starts, n_run))
+    n_q = int(sizes[0])
+    if np.any(sizes != n_q):
+        return None
+    connectivity = point_nodes[cell_starts]
+    chunk = max(1, _CHUNK_BYTES // (n_q * nnz_point * 8 * 4))
+    for c0 in range(0, len(cell_starts), chunk):
+        c1 = min(len(cell_starts), c0 + chunk)
+        stored_values = values[c0 * n_q:c1 * n_q].reshape(c1 - c0, n_q, nnz_point)
+        stored_columns = columns[c0 * n_q:c1 * n_q].reshape(c1 - c0, n_q, nnz_point)
+        # gradients from the ε11, ε22 (, ε33) rows, then the whole layout re-written and compared
+        gradients = np.stack([stored_values[:, :, i * k:(i + 1) * k] for i in range(d)], axis=-1)
+        expected_values = np.empty_like(stored_values)
+        expected_columns = np.empty_like(stored_columns)
+        write_point_rows(gradients, connectivity[c0:c1], d, expected_values, expected_columns)
+        if not (np.array_equal(expected_values, stored_values) and np.array_equal(expected_columns, stored_columns)):
+            return None
+    return _Run(k, first, n_q, connectivity, values)

@@ -9,7 +9,7 @@ to the global (PETSc) dof numbering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from io_adapters.errors import ConfigError
 from io_adapters.mesh import Mesh
 from io_adapters.quadrature_rules import point_rows_of_cells
+
 
 @dataclass
 class Region:
@@ -85,6 +86,7 @@ class Discretization:
     constrained: np.ndarray
     pressure: list
     centrifugal: list
+    _assembler: object = field(default=None, repr=False, compare=False)
 
     @property
     def n_points(self) -> int:
@@ -93,6 +95,20 @@ class Discretization:
     @property
     def n_dofs(self) -> int:
         return 3 * self.local.n_nodes
+
+    def stiffness(self, tangent: np.ndarray) -> sp.csr_matrix:
+        """Tangent stiffness ``Bᵀ diag(w D) B`` of this rank's cells, (3 n_local_nodes,)².
+
+        The sparsity pattern is found on the first call and kept
+        (:class:`rom.fem.StiffnessAssembler`); later calls only compute values.
+        """
+        from rom import fem
+
+        if self._assembler is None:
+            self._assembler = fem.StiffnessAssembler.of(self.B) or False
+        if self._assembler is False:
+            return fem.stiffness(self.B, self.weights, tangent)
+        return self._assembler(self.weights, tangent)
 
     # ------------------------------------------------------------ time data
     def table(self, name: str | None, t: float) -> float:

@@ -141,7 +141,7 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
     initial_residual = 0.0
     if system.any(np.any(imposed)):   # decided by all ranks together
         stress, tangent, _ = constitutive_update(disc, state, state.strain, T_new, dt)
-        K = fem.stiffness(disc.B, disc.weights, tangent)
+        K = disc.stiffness(tangent)
         predictor = system.assemble(fem.internal_forces(disc.B, disc.weights, stress) - f_ext + K @ imposed)
         initial_residual = system.norms(predictor)[0]
         u = u + imposed + system.solve(K, _negate(system, predictor))
@@ -169,7 +169,7 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
             return LocalState(t_new, u, strain, stress, internal, T_new, history)
         if iteration == settings.max_iterations:
             break
-        K = fem.stiffness(disc.B, disc.weights, tangent)
+        K = disc.stiffness(tangent)
         du = system.solve(K, _negate(system, residual))
         previous = (u, free_norm, du, 0)
         u = u + du
