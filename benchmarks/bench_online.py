@@ -31,6 +31,11 @@
 4. **Indicator calibration**: ``examples/indicator_study`` on the cube (24 test
    cases; 12 with ``--quick``): Spearman/Pearson of the max-over-steps indicator
    against the true displacement error and against the true ``evrcum`` error.
+5. **Imposed displacements**: the strain-controlled cube
+   (``examples.cube.make_cube_strain_problem``, n = 4; 3 with ``--quick``) trained on
+   pure tension and pure shear; the two training loadings replayed and two unseen
+   combinations solved plainly and with ``Enrichment(tol=0.05)``: errors against
+   the HF solver, indicator, enrichments, times.
 
 Threads: the subprocesses of section 1 (HF training, HF test, offline, ROM) run with
 ``OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1`` (set in their environment
@@ -342,7 +347,53 @@ def indicator(quick: bool, log=print) -> dict:
     return out
 
 
-SECTIONS = ("speedup", "refinement", "adaptive", "indicator")
+def imposed(n: int, workdir: Path, log=print) -> dict:
+    """Section 5: strain-controlled loadings (imposed displacements through the lifting)."""
+    import rom.hifi
+    from examples.cube.cube import make_cube_strain_problem
+    from rom.adaptive import Enrichment
+    from rom.indicator import case_indicator, true_error
+    from rom.offline import build
+
+    log(f"[5] cube n={n}: imposed displacements (tension, shear)...")
+    training, unseen = [(0.02, 0.0), (0.0, 0.03)], [(0.015, 0.015), (0.025, 0.01)]
+    out = {"load_average_before": _load(), "n": n, "training": training, "cases": []}
+    paths, references = [], {}
+    for case in training + unseen:
+        problem = make_cube_strain_problem(n, *case)
+        start = time.perf_counter()
+        path = workdir / f"strain{n}_{case[0]}_{case[1]}.h5"
+        references[case] = rom.hifi.solve(problem, output=path)
+        references[case] = (references[case], time.perf_counter() - start)
+        if case in training:
+            paths.append(str(path))
+    model = build({"training": paths, "problem": make_cube_strain_problem(n, *training[0]), "pod": POD,
+                   "ecm": ECM, "indicator": INDICATOR})
+    out.update({"dofs": 3 * model.mesh.n_nodes, "n_modes": model.n_modes,
+                "reduced_points": int(sum(s.n_reduced_points for s in model.subdomains)),
+                "lifting_dofs": int(sum(len(s.lifting_dofs) for s in model.subdomains if s.has_lifting))})
+    for case in training + unseen:
+        reference, hf_seconds = references[case]
+        problem = make_cube_strain_problem(n, *case)
+        plain = model.solve(problem)
+        row = {"tension": case[0], "shear": case[1], "trained": case in training, "hf_seconds": hf_seconds,
+               "online_seconds": plain.parameters["online_seconds"],
+               "error_U": true_error(reference, plain).overall,
+               "error_evrcum": true_error(reference, plain, "evrcum").overall,
+               "indicator_max": case_indicator(plain)}
+        if case not in training:
+            policy = Enrichment(tol=0.05, max_enrichments=6)
+            adapted = model.solve(problem, adaptive=policy)
+            row.update({"enrichments": len(adapted.parameters["enrichments"]),
+                        "adaptive_online_seconds": adapted.parameters["online_seconds"],
+                        "error_U_adaptive": true_error(reference, adapted).overall,
+                        "error_evrcum_adaptive": true_error(reference, adapted, "evrcum").overall})
+        out["cases"].append(row)
+    out["load_average_after"] = _load()
+    return out
+
+
+SECTIONS = ("speedup", "refinement", "adaptive", "indicator", "imposed")
 
 
 def run(*, quick: bool = False, size: float | None = None, steps: int = 5, repeat: int = 3,
@@ -382,6 +433,8 @@ def run(*, quick: bool = False, size: float | None = None, steps: int = 5, repea
             figures["adaptive"] = adaptive(adaptive_n, tmp, log)
         if "indicator" in sections:
             figures["indicator"] = indicator(quick, log)
+        if "imposed" in sections:
+            figures["imposed"] = imposed(3 if quick else 4, tmp, log)
     figures["seconds"] = time.perf_counter() - started
     return figures
 
@@ -440,6 +493,19 @@ def print_table(figures: dict) -> None:
                   f"(target >= 0.9), Pearson(log) {c['pearson_log']:.3f}; error ~ {c['fit']['a']:.3g} "
                   f"indicator^{c['fit']['b']:.2f}" + (f"; not calibrated: {', '.join(c['excluded'])}"
                                                       if c["excluded"] else ""))
+    if "imposed" in figures:
+        m = figures["imposed"]
+        print(f"\n[5] imposed displacements, cube n={m['n']} ({m['dofs']} dofs) clamped at the base, top face moved "
+              f"(tension, shear) through a reversed cycle; trained on {m['training']}: {m['n_modes']} modes, "
+              f"{m['reduced_points']} reduced points, {m['lifting_dofs']} lifting dofs")
+        for c in m["cases"]:
+            line = (f"  ({c['tension']:.3f}, {c['shear']:.3f}) {'trained' if c['trained'] else 'unseen '}: "
+                    f"U {c['error_U']:.1e}, evrcum {c['error_evrcum']:.1e}, indicator {c['indicator_max']:.1e}; "
+                    f"HF {c['hf_seconds']:.2f} s, ROM {c['online_seconds']:.3f} s")
+            if not c["trained"]:
+                line += (f"; adaptive ({c['enrichments']} enrichments, {c['adaptive_online_seconds']:.2f} s): "
+                         f"U {c['error_U_adaptive']:.1e}, evrcum {c['error_evrcum_adaptive']:.1e}")
+            print(line)
     print(f"\ntotal {figures['seconds']:.0f} s")
 
 

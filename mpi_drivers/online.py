@@ -14,6 +14,7 @@
     enabled = true
     max_enrichments = 10
     pod_tol = 1e-10
+    watch = ["sig"]                  # fit residuals that also trigger (default: sig if the model has it)
     hf_step = "in-house"             # or { command = "my_solver {state} {result} {t_new}" }
     save_model = "rom_enriched.h5"   # optional
 
@@ -38,7 +39,7 @@ from io_adapters.toml_file import read_toml
 log = logging.getLogger("nirom")
 
 _KEYS = {"problem", "output", "fields", "indicator", "adaptive", "solver"}
-_ADAPTIVE = {"enabled", "max_enrichments", "pod_tol", "ecm_tol", "hf_step", "save_model", "tol"}
+_ADAPTIVE = {"enabled", "max_enrichments", "pod_tol", "ecm_tol", "hf_step", "save_model", "tol", "watch"}
 _SOLVER = {"rtol", "atol", "max_iterations", "max_cuts"}
 _INDICATOR = {"field", "tol"}
 
@@ -93,7 +94,8 @@ def run_online(model_path: str | Path, case_path: str | Path, comm) -> int:
         hf_step = None if hf == "in-house" else ExternalCommandStep(hf["command"], problem.mesh)
         tol = options.get("tol", indicator.get("tol", model.settings.get("indicator", {}).get("tol", 1e-3)))
         adaptive = Enrichment(tol=float(tol), hf_step=hf_step, pod_tol=options.get("pod_tol", 1e-10),
-                              ecm_tol=options.get("ecm_tol"), max_enrichments=options.get("max_enrichments", 10))
+                              ecm_tol=options.get("ecm_tol"), max_enrichments=options.get("max_enrichments", 10),
+                              watch=tuple(options["watch"]) if "watch" in options else "auto")
     start = time.perf_counter()
     result = model.solve(problem, comm=comm, fields=case.get("fields"), output=case.get("output"),
                          settings=settings, indicator=indicator.get("field"), adaptive=adaptive)

@@ -2,8 +2,9 @@
 
 When the error indicator exceeds its tolerance at step n (time t_n):
 
-1. reconstruct the full state at t_{n-1}: displacement from the basis, internal
-   variables from their Gappy-POD bases, strain from the displacement;
+1. reconstruct the full state at t_{n-1}: displacement from the basis plus the
+   imposed values, internal variables from their Gappy-POD bases, strain from the
+   displacement;
 2. take ONE high-fidelity step to t_n from it (a :class:`rom.hifi.HighFidelityStep`:
    nirom's solver, or the user's through a command);
 3. add the new displacement snapshot to the basis by incremental POD;
@@ -13,8 +14,12 @@ When the error indicator exceeds its tolerance at step n (time t_n):
    QDEIM points, rebuild the reduced operators at the new point set;
 6. re-solve step n with the enriched model, and go on.
 
-Each event is recorded (step, time, indicator before and after, new sizes, HF
-time) and returned with the results; the enriched model can be saved.
+What triggers it: the solve's indicator (the Gappy-POD fit residual of ``evrcum``
+by default) or the fit residual of a watched quantity (``Enrichment.watch``;
+``sig`` by default, which also sees errors of the elastic and thermal response),
+whichever is larger. Each event is recorded (step, time, that trigger value before
+and after, new sizes, HF time) and returned with the results; the enriched model can
+be saved.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ class Enrichment:
     ecm_tol : float
         Tolerance of the re-run ECM (default: the model's).
     max_enrichments : int
+    watch : "auto" or tuple of str
+        Dual quantities whose Gappy-POD fit residual also triggers an enrichment
+        (against the same ``tol``), beside the solve's indicator. The plastic
+        indicator (``evrcum``) is blind to an error of the elastic and thermal
+        response; the stress fit is not. ``"auto"``: ``sig`` when the model has a
+        basis of it.
     """
 
     tol: float
@@ -55,9 +66,23 @@ class Enrichment:
     pod_tol: float = 1e-10
     ecm_tol: float | None = None
     max_enrichments: int = 10
+    watch: object = "auto"
     events: list = dataclasses.field(default_factory=list)
     hf_seconds: float = 0.0
     model: object = None          # the enriched model after a solve (``model.save(path)``)
+
+    def watched(self, model, indicator: str | None) -> list[str]:
+        """The dual quantities checked at every step besides ``indicator``."""
+        available = {n for sub in model.subdomains for n in sub.duals}
+        if self.watch == "auto":
+            names = ["sig"] if "sig" in available else []
+        else:
+            names = [self.watch] if isinstance(self.watch, str) else list(self.watch)
+            missing = [n for n in names if n not in available]
+            if missing:
+                raise ConfigError(f"enrichment watches {missing}, but the model has Gappy-POD bases of "
+                                  f"{sorted(available)} only (add [pod.<name>] to the offline configuration)")
+        return [n for n in names if n != indicator]
 
     def reset(self) -> None:
         """Start a new solve: no enrichment yet (``max_enrichments`` counts per solve)."""
@@ -90,10 +115,11 @@ class Enrichment:
         model = enrich_model(model, problem, result, pod_tol=self.pod_tol,
                              ecm_tol=self.ecm_tol or model.settings.get("ecm", {}).get("tol", 1e-5), comm=comm)
         operator = ReducedOperator(model, problem, comm)
-        restart = restrict_state(operator, full)
+        restart = restrict_state(operator, full, imposed=state.imposed)
         new = operator.advance(restart, t_new, settings)
         name = model.settings.get("indicator", {}).get("field")
-        after = operator.gappy(new, name)[1] if name else 0.0
+        after = max([operator.gappy(new, n)[1] for n in ([name] if name else []) + self.watched(model, name)],
+                    default=0.0)
         event = {"step": step, "time": t_new, "indicator_before": indicator, "indicator_after": after,
                  "n_modes": model.n_modes, "reduced_points": int(sum(s.n_reduced_points for s in model.subdomains)),
                  "hf_seconds": hf_seconds, "seconds": time.perf_counter() - started}
@@ -148,6 +174,10 @@ def reconstruct_state(operator, state):
         count[part.sub.nodes] += 1
     U, count = _allreduce(U, comm), _allreduce(count, comm)   # interface nodes are held twice
     U /= np.maximum(count, 1)[:, None]
+    if state.imposed and operator.problem.dirichlet:          # the modes vanish there
+        from rom.lifting import imposed_field
+
+        U += imposed_field(operator.problem, state.time)
     strain = (_global_strain_operator(model) @ U.ravel()).reshape(-1, 6)
     internal = {}
     # sorted: every rank must visit the names in the same order (collective calls inside)
@@ -173,21 +203,30 @@ def reconstruct_state(operator, state):
     return MechanicalState(state.time, U, strain, stress, internal, model.rule)
 
 
-def restrict_state(operator, full):
-    """A reduced state from a full one: coordinates by projection, internal variables at the reduced points."""
+def restrict_state(operator, full, imposed: bool = True):
+    """A reduced state from a full one: coordinates by projection, internal variables at the reduced points.
+
+    ``imposed``: the full state's constrained dofs hold the problem's values at its
+    time (False for the initial state); they are not projected on the modes (which
+    vanish there) but enter the strain through the lifting.
+    """
+    from rom.lifting import constrained_mask, without_constrained
     from rom.reduced import ReducedState
 
     from rom.parallel import allreduce_sum as _allreduce
 
     model = operator.model
+    free = without_constrained(np.array(full.displacement, dtype=np.float64)[None],
+                               constrained_mask(model.mesh, model.constrained, np.arange(model.mesh.n_nodes)))[0]
     q = np.zeros(model.n_modes)
     for part in operator.parts:
-        q += part.sub.displacement_modes @ _mass_weighted(model, part.sub, full.displacement)
+        q += part.sub.displacement_modes @ _mass_weighted(model, part.sub, free)
     q = _allreduce(q, operator.comm)
+    lifting = operator.lifting(full.time) if imposed else [np.zeros((len(p.sub.points), 6)) for p in operator.parts]
     strain, stress, internal, temperature = [], [], [], []
-    for part in operator.parts:
+    for part, lifted in zip(operator.parts, lifting):
         rows = part.sub.point_rows[part.sub.points]
-        strain.append(np.einsum("kcn,n->kc", part.sub.strain_operator, q))
+        strain.append(np.einsum("kcn,n->kc", part.sub.strain_operator, q) + lifted)
         stress.append(full.stress[rows])
         groups = []
         for g in part.groups:
@@ -196,7 +235,7 @@ def restrict_state(operator, full):
                            for n, v in template.items()})
         internal.append(groups)
         temperature.append(operator.temperature(part, full.time))
-    return ReducedState(full.time, q, strain, stress, internal, temperature)
+    return ReducedState(full.time, q, strain, stress, internal, temperature, imposed=imposed)
 
 
 def _mass_weighted(model, sub, displacement):
@@ -218,12 +257,17 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm
     from rom.model import DualField
     from rom.pod import update
 
+    from rom.lifting import constrained_mask, lifting_strain, without_constrained
+
     subs = model.subdomains
     # displacement basis: incremental POD with the mass inner product, over all subdomains at once
-    # (interface nodes appear in two subdomains; the element-assembled mass counts them once)
+    # (interface nodes appear in two subdomains; the element-assembled mass counts them once),
+    # of the snapshot without its imposed values (the modes vanish on the constrained dofs)
     local = [_local_operators(model, s)[:3] for s in subs]
     masses = [_local_operators(model, s)[3] for s in subs]
-    snapshot_rows = [result.displacement[s.nodes].ravel() for s in subs]
+    masks = [constrained_mask(model.mesh, model.constrained, s.nodes) for s in subs]
+    snapshot_rows = [without_constrained(np.array(result.displacement[s.nodes], dtype=np.float64)[None], m)[0].ravel()
+                     for s, m in zip(subs, masks)]
     modes = np.concatenate([s.displacement_modes for s in subs], axis=1)
     mass = sp.block_diag(masses).tocsr()
     basis = update(_basis(modes, model.singular_values, model.n_modes, "mass"),
@@ -262,11 +306,13 @@ def enrich_model(model, problem, result, *, pod_tol: float, ecm_tol: float, comm
         counts = np.concatenate([np.full(len(c), points_per_cell(model.rule, t)) for t, c in mesh_local.cells.items()])
         cell_of_point = np.repeat(np.arange(mesh_local.n_cells), counts)
         interpolation = sp.csr_matrix(fem.interpolation_operator(mesh_local, rule=model.rule))[points]
+        lifting_dofs, lifting = lifting_strain(B[rows], masks[i], s.nodes)
         new_subs.append(dataclasses.replace(
             s, displacement_modes=modes_i, points=points, weights=reduced_weights,
             strain_operator=(B[rows] @ modes_i.T).reshape(len(points), 6, len(modes_i)),
             material=material_of_cell[s.cells[cell_of_point[points]]], temperature_interpolation=interpolation,
-            duals=duals, ecm_residual=float(getattr(quadrature, "residual", 0.0))))
+            duals=duals, ecm_residual=float(getattr(quadrature, "residual", 0.0)),
+            lifting_dofs=lifting_dofs, lifting_strain=lifting))
     from rom.offline import reduced_loads
 
     pressure_loads, moments = reduced_loads(

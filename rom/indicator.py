@@ -11,7 +11,12 @@ indicator=name)``), and ``Φ_S`` the ``n_d`` POD modes of that quantity restrict
 the same points. The Gappy-POD fit ``a = argmin ‖Φ_S a − y_S‖₂`` reconstructs the
 field everywhere (``y ≈ Φ a``); the indicator is the relative residual of that fit::
 
-    η_n = ‖Φ_S a − y_S‖₂ / ‖y_S‖₂        (η_n = 0 when y_S = 0, an elastic step)
+    η_n = ‖Φ_S a − y_S‖₂ / max(‖y_S‖₂, ρ σ₁ ‖φ₁|_S‖₂)      (η_n = 0 when y_S = 0, an elastic step)
+
+with ``σ₁``, ``φ₁`` the first singular value and mode of the training POD of that
+quantity and ``ρ = rom.reduced.INDICATOR_FLOOR`` (1e-6): at the onset of plastic
+flow ``y_S`` may be round-off (1e-21 where the field reaches 1e-4), whose relative
+residual means nothing.
 
 It is zero when the plastic state the reduced model computes lies in the span of the
 training plastic states, and grows as it leaves it. Its cost is that of a

@@ -72,6 +72,12 @@ class SubdomainModel:
     temperature_interpolation : sparse (k, n_local_nodes)
     duals : dict[str, DualField]
     ecm_residual : float
+    lifting_dofs : (m,) int array, optional
+        Constrained global dofs (``3·node + component``) whose imposed value strains a
+        reduced point (see :mod:`rom.lifting`).
+    lifting_strain : sparse CSR (6 k, m), optional
+        Strain at each reduced point (rows ``6 l … 6 l + 5``) of a unit value of each
+        of those dofs.
     """
 
     index: int
@@ -86,10 +92,17 @@ class SubdomainModel:
     temperature_interpolation: sp.csr_matrix
     duals: dict = field(default_factory=dict)
     ecm_residual: float = 0.0
+    lifting_dofs: np.ndarray | None = None
+    lifting_strain: np.ndarray | None = None
 
     @property
     def n_reduced_points(self) -> int:
         return len(self.points)
+
+    @property
+    def has_lifting(self) -> bool:
+        """True when imposed displacements strain some reduced point."""
+        return self.lifting_dofs is not None and len(self.lifting_dofs) > 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +126,8 @@ class ReducedOrderModel:
         ``m0[k, a] = Σ_i ψ_k,i[a] ∫ρN_i``, ``m1[k, a, b] = Σ_i ψ_k,i[a] ∫ρN_i x_b``: the
         reduced centrifugal load for any axis (see :meth:`centrifugal_load`).
     constrained : dict[str, list[int]]
-        Node sets and components held at zero in the training runs.
+        Node sets and components imposed in the training runs (the modes vanish
+        there; online, the problem gives their values).
     settings : dict
         Tolerances and options used (``pod``, ``ecm``, ``indicator``…).
     provenance : dict
@@ -237,10 +251,10 @@ def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Pat
                 for name in ("cells", "nodes", "point_rows", "displacement_modes", "points", "weights",
                              "strain_operator", "material"):
                     g.create_dataset(name, data=getattr(s, name))
-                t = s.temperature_interpolation.tocsr()
-                for name in ("data", "indices", "indptr"):
-                    g.create_dataset(f"temperature_interpolation/{name}", data=getattr(t, name))
-                g["temperature_interpolation"].attrs["shape"] = t.shape
+                if s.has_lifting:
+                    g.create_dataset("lifting_dofs", data=s.lifting_dofs)
+                    _write_sparse(g, "lifting_strain", s.lifting_strain)
+                _write_sparse(g, "temperature_interpolation", s.temperature_interpolation)
                 duals = g.create_group("duals")
                 for i, dual in enumerate(s.duals.values()):
                     d = duals.create_group(str(i))
@@ -249,6 +263,19 @@ def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Pat
                     d["modes"] = dual.modes
                     d["singular_values"] = dual.singular_values
             f.attrs["complete"] = 1
+
+
+def _write_sparse(group, name: str, matrix) -> None:
+    """A sparse matrix as its CSR arrays in ``group[name]`` (shape as an attribute)."""
+    matrix = sp.csr_matrix(matrix)
+    for part in ("data", "indices", "indptr"):
+        group.create_dataset(f"{name}/{part}", data=getattr(matrix, part))
+    group[name].attrs["shape"] = matrix.shape
+
+
+def _read_sparse(group) -> sp.csr_matrix:
+    return sp.csr_matrix((group["data"][()], group["indices"][()], group["indptr"][()]),
+                         shape=tuple(group.attrs["shape"]))
 
 
 def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
@@ -279,8 +306,7 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
         subdomains = []
         for index in range(rank, n_subdomains, size):
             g = f["subdomains"][str(index)]
-            t = g["temperature_interpolation"]
-            interp = sp.csr_matrix((t["data"][()], t["indices"][()], t["indptr"][()]), shape=tuple(t.attrs["shape"]))
+            interp = _read_sparse(g["temperature_interpolation"])
             duals = {}
             for i in range(len(g["duals"])):
                 d = g["duals"][str(i)]
@@ -289,6 +315,8 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
             subdomains.append(SubdomainModel(
                 index=index, temperature_interpolation=interp, duals=duals,
                 ecm_residual=float(g.attrs["ecm_residual"]),
+                lifting_dofs=g["lifting_dofs"][()] if "lifting_dofs" in g else None,
+                lifting_strain=_read_sparse(g["lifting_strain"]) if "lifting_strain" in g else None,
                 **{name: g[name][()] for name in ("cells", "nodes", "point_rows", "displacement_modes", "points",
                                                    "weights", "strain_operator", "material")},
             ))

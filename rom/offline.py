@@ -5,7 +5,8 @@ Each rank owns one subdomain of the mesh (METIS, or the solver's own partition)
 and reads only its rows of every training snapshot. Phases:
 
 1. ``pod_U``: displacement POD in the L2 (mass) inner product — local Gram
-   contributions, one ``Allreduce``, the same small eigenproblem everywhere.
+   contributions, one ``Allreduce``, the same small eigenproblem everywhere — of
+   the snapshots without their imposed values (:mod:`rom.lifting`).
 2. ``pod_<dual>``: POD of each dual quantity (identity inner product; the rows of
    integration points are disjoint between subdomains).
 3. ``ecm``: Empirical Cubature of the internal virtual work, per subdomain.
@@ -32,6 +33,7 @@ import scipy.sparse as sp
 from io_adapters.errors import ConfigError, InputError, MeshMismatchError
 from io_adapters.quadrature_rules import point_rows_of_cells, points_per_cell
 
+from rom.lifting import constrained_mask, lifting_strain, without_constrained
 from rom.offline_config import OfflineConfig
 from rom.parallel import allreduce_sum as _allreduce
 
@@ -200,12 +202,14 @@ def _blocks(runs, name: str, n_rows: int) -> list[tuple[int, slice]]:
             for r, run in enumerate(runs) for start in range(0, run.n_times, per_block)]
 
 
-def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, checkpoint, comm) -> dict:
+def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, checkpoint, comm,
+               transform=None) -> dict:
     """POD of a field's snapshots at some rows, streamed by blocks, resumable.
 
     The Gram matrix is accumulated block against block (never more than two blocks
     of snapshots in memory) and checkpointed after each block; a finished phase is
-    checkpointed whole.
+    checkpointed whole. ``transform`` maps each block (n_steps, n_rows, n_components)
+    before use (the displacement loses its imposed values).
     """
     from rom.pod import GramAccumulator
 
@@ -217,6 +221,8 @@ def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, 
     def read_block(b: int) -> np.ndarray:
         r, steps = blocks[b]
         values = runs[r].fields[name].read(steps=steps, rows=rows)
+        if transform is not None:
+            values = transform(values)
         return values.reshape(len(values), -1)
 
     saved = _collective_phase(checkpoint, f"gram_{name}", comm)
@@ -263,7 +269,6 @@ def build(config_or_dict, comm=None):
     rank, size = _rank_size(comm)
     with timer("read"):
         problem = config.problem if isinstance(config.problem, Problem) else read_problem(config.problem)
-        _check_problem(problem, config)
         runs, rule = _open_training(config, problem, config.rule)
         cell_parts = _cell_partition(config, problem, comm)
     mesh = problem.mesh
@@ -278,10 +283,14 @@ def build(config_or_dict, comm=None):
                  len(runs), n_snapshots, size, mesh.n_nodes, mesh.n_cells, rule,
                  f"; resuming after {', '.join(resumed)}" if resumed else "")
 
-    # 1. displacement POD (streamed by blocks of time steps; the Gram matrix is checkpointed)
+    # 1. displacement POD (streamed by blocks of time steps; the Gram matrix is checkpointed),
+    #    of the snapshots without their imposed values: the modes vanish on the constrained dofs
     mass = fem.mass_matrix(local, rule="high", n_components=3)
+    constrained = _constrained(problem)
+    mask = constrained_mask(mesh, constrained, nodes)
     with timer("pod_U"):
-        done = _pod_phase("U", runs, nodes, mass, config.pod["U"], checkpoint, comm)
+        done = _pod_phase("U", runs, nodes, mass, config.pod["U"], checkpoint, comm,
+                          transform=lambda values: without_constrained(values, mask))
     modes = done["modes"]
     singular_values = done["singular_values"]
     n_modes = len(modes)
@@ -323,6 +332,7 @@ def build(config_or_dict, comm=None):
     with timer("operators"):
         rows = (6 * points[:, None] + np.arange(6)).ravel()
         strain_operator = (B[rows] @ modes.T).reshape(len(points), 6, n_modes)
+        lifting_dofs, lifting = lifting_strain(B[rows], mask, nodes)
         names, material_of_cell = problem.material_of_cells()
         counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
         cell_of_point = np.repeat(np.arange(local.n_cells), counts)
@@ -333,6 +343,7 @@ def build(config_or_dict, comm=None):
         index=rank, cells=cells, nodes=nodes, point_rows=point_rows, displacement_modes=modes, points=points,
         weights=reduced_weights, strain_operator=strain_operator, material=material,
         temperature_interpolation=interpolation, duals=duals, ecm_residual=float(done["residual"]),
+        lifting_dofs=lifting_dofs, lifting_strain=lifting,
     )
     total_points = _allreduce(np.array([len(points), len(ecm_points)], dtype=np.int64), comm)
     settings = {"pod": config.pod, "ecm": config.ecm, "indicator": config.indicator,
@@ -341,7 +352,7 @@ def build(config_or_dict, comm=None):
     model = ReducedOrderModel(
         mesh=mesh, rule=rule, materials={n: problem.materials[n] for n in names}, n_modes=n_modes,
         singular_values=singular_values, pressure_loads=pressure_loads, centrifugal_moments=moments,
-        constrained=_constrained(problem), settings=settings,
+        constrained=constrained, settings=settings,
         provenance={"training": [str(p) for p in config.training], "problem": str(getattr(problem, "source", "")),
                     "config": config.source, "n_snapshots": int(n_snapshots), "created_by": "nirom offline",
                     "timing_seconds": {**timer.phases, "total": time.perf_counter() - started}},
@@ -353,14 +364,6 @@ def build(config_or_dict, comm=None):
         if config.plot is not None:
             plot_singular_values(model, duals, config.plot)
     return model
-
-
-def _check_problem(problem, config: OfflineConfig) -> None:
-    for bc in problem.dirichlet:
-        if bc.value != 0.0:
-            raise ConfigError(f"{config.source}: the problem imposes a non-zero displacement on node set "
-                              f"'{bc.node_set}' (component {bc.component}); the reduced model supports "
-                              "homogeneous Dirichlet conditions only (apply loads as forces)")
 
 
 def _constrained(problem) -> dict:

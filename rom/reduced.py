@@ -1,8 +1,10 @@
 """The online stage: hyper-reduced Newton solves of a new loading with a ReducedOrderModel.
 
-Per time step, with the reduced coordinates ``q`` (``u ≈ Φ q``):
+Per time step, with the reduced coordinates ``q`` (``u ≈ u_D(t) + Φ q``, ``u_D`` the
+imposed displacements, see :mod:`rom.lifting`):
 
-- strains at the reduced points ``ε_l = Bᵣ_l q`` (``Bᵣ`` precomputed offline);
+- strains at the reduced points ``ε_l = Bᵣ_l q + Σ_c ε_lc g_c(t)`` (``Bᵣ`` and the
+  strain ``ε_lc`` of each imposed dof precomputed offline);
 - the laws are evaluated at the reduced points only;
 - ``F = Σ_l w_l Bᵣ_lᵀ σ_l`` and ``K = Σ_l w_l Bᵣ_lᵀ D_l Bᵣ_l`` (einsum), summed over
   the subdomains with ONE ``Allreduce`` of the N-vector and N×N matrix;
@@ -24,9 +26,15 @@ import numpy as np
 
 from io_adapters.errors import ConfigError, ConvergenceError, InputError
 
+from rom.lifting import ImposedDisplacements, imposed_field
 from rom.parallel import allreduce_sum as _allreduce
 
 log = logging.getLogger(__name__)
+
+#: The indicator's residual is relative to ``max(‖y_S‖, INDICATOR_FLOOR · σ₁ ‖φ₁|_S‖)``
+#: (σ₁, φ₁: the first singular value and mode of the dual's training POD, at the
+#: reduced points S): below that size a dual state is round-off, not a pattern.
+INDICATOR_FLOOR = 1e-6
 
 
 # ============================================================ local pieces
@@ -46,6 +54,7 @@ class _Part:
     groups: list
     temperature_fields: np.ndarray | None    # (n_j, k) the problem's T_j at the reduced points
     reference_temperature: np.ndarray        # (k,) used when the problem has no temperature
+    imposed: ImposedDisplacements | None = None   # the problem's values at the lifting dofs
 
 
 @dataclass
@@ -60,6 +69,7 @@ class ReducedState:
     temperature: list                 # per part (k,)
     iterations: int = 0
     history: list = field(default_factory=list)
+    imposed: bool = True              # constrained dofs at the problem's values (False: the initial u = 0)
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,9 @@ class ReducedOperator:
     ----------
     model : ReducedOrderModel
     problem : io_adapters.Problem
-        The new loading: same mesh, face sets the model reduced, homogeneous
-        Dirichlet conditions among the model's.
+        The new loading: same mesh, face sets the model reduced, imposed
+        displacements (any values and tables) on the node sets and components the
+        model was trained with.
     comm : communicator, optional
     """
 
@@ -101,12 +112,14 @@ class ReducedOperator:
             reference = np.zeros(len(sub.points))
             for g in groups:
                 reference[g.points] = float(getattr(g.law, "reference_temperature", None) or 0.0)
-            self.parts.append(_Part(sub, groups, fields, reference))
+            imposed = ImposedDisplacements(problem, sub.lifting_dofs) if sub.has_lifting else None
+            self.parts.append(_Part(sub, groups, fields, reference, imposed))
         n = model.n_modes
         self.pressure = [(model.pressure_loads[p.face_set] * _uniform_value(p), p.table) for p in problem.pressures]
         self.centrifugal = [(model.centrifugal_load(c.center, c.axis), float(c.omega), c.table)
                             for c in problem.centrifugal]
         self.n_modes = n
+        self._scales: dict[str, float] = {}
 
     # ------------------------------------------------------------- loads
     def external_load(self, t: float) -> np.ndarray:
@@ -117,6 +130,16 @@ class ReducedOperator:
         for vector, omega, table in self.centrifugal:
             f += (omega * self.problem.factor(table, t)) ** 2 * vector
         return f
+
+    def lifting(self, t: float) -> list[np.ndarray]:
+        """Strain of the imposed displacements at time t at each part's reduced points, (k, 6)."""
+        out = []
+        for part in self.parts:
+            if part.imposed is None:
+                out.append(np.zeros((len(part.sub.points), 6)))
+            else:
+                out.append((part.sub.lifting_strain @ part.imposed.at(t)).reshape(-1, 6))
+        return out
 
     def temperature(self, part: _Part, t: float) -> np.ndarray:
         if part.temperature_fields is None:
@@ -131,18 +154,24 @@ class ReducedOperator:
             strain=[np.zeros((len(p.sub.points), 6)) for p in self.parts],
             stress=[np.zeros((len(p.sub.points), 6)) for p in self.parts],
             internal=[[g.law.initial_state(len(g.points)) for g in p.groups] for p in self.parts],
-            temperature=[self.temperature(p, t0) for p in self.parts],
+            temperature=[self.temperature(p, t0) for p in self.parts], imposed=False,
         )
 
-    def evaluate(self, state: ReducedState, q: np.ndarray, t_new: float, temperatures):
-        """Laws at the reduced points for coordinates q: (F, K, strain, stress, internal)."""
+    def evaluate(self, state: ReducedState, q: np.ndarray, t_new: float, temperatures, lifting=None):
+        """Laws at the reduced points for coordinates q: (F, K, strain, stress, internal).
+
+        ``lifting``: the imposed displacements' strain at t_new per part
+        (:meth:`lifting`; computed when omitted).
+        """
         n = self.n_modes
+        if lifting is None:
+            lifting = self.lifting(t_new)
         F, K = np.zeros(n), np.zeros((n, n))
         strains, stresses, internals = [], [], []
         dt = t_new - state.time
         for i, part in enumerate(self.parts):
             sub = part.sub
-            strain = sub.strain_operator @ q                                          # (k, 6)
+            strain = sub.strain_operator @ q + lifting[i]                             # (k, 6)
             stress = np.empty_like(strain)
             tangent = np.empty((len(strain), 6, 6))
             d_strain = strain - state.strain[i]
@@ -164,12 +193,13 @@ class ReducedOperator:
 
     def newton(self, state: ReducedState, t_new: float, settings: OnlineSettings) -> ReducedState:
         temperatures = [self.temperature(p, t_new) for p in self.parts]
+        lifting = self.lifting(t_new)
         f_ext = self.external_load(t_new)
         q = state.q.copy()
         history = []
         reference = 0.0
         for iteration in range(settings.max_iterations + 1):
-            F, K, strain, stress, internal = self.evaluate(state, q, t_new, temperatures)
+            F, K, strain, stress, internal = self.evaluate(state, q, t_new, temperatures, lifting)
             r = F - f_ext
             norm = float(np.linalg.norm(r))
             history.append(norm)
@@ -220,8 +250,27 @@ class ReducedOperator:
             out.append(values)
         return out
 
+    def _scale_at_points(self, name: str) -> float:
+        """``σ₁ ‖φ₁|_S‖``: the size of the dominant training pattern of a dual at the reduced points."""
+        if name not in self._scales:
+            local = 0.0
+            for part in self.parts:
+                dual = part.sub.duals[name]
+                if len(dual.modes):
+                    local += float(np.sum(dual.at(part.sub.points)[0] ** 2))
+            first = next((float(p.sub.duals[name].singular_values[0]) for p in self.parts
+                          if len(p.sub.duals[name].singular_values)), 0.0)
+            self._scales[name] = first * float(np.sqrt(_allreduce(np.array([local]), self.comm)[0]))
+        return self._scales[name]
+
     def gappy(self, state: ReducedState, name: str) -> tuple[np.ndarray, float]:
-        """Gappy-POD coefficients of a dual quantity and the relative fit residual (the indicator)."""
+        """Gappy-POD coefficients of a dual quantity and the relative fit residual (the indicator).
+
+        The residual is relative to ``max(‖y_S‖, INDICATOR_FLOOR · σ₁ ‖φ₁|_S‖)``: a
+        state that is still (numerically) zero, at the onset of plastic flow, has
+        no meaningful relative error.
+        """
+        floor = INDICATOR_FLOOR * self._scale_at_points(name)
         values = self.dual_values(state, name)
         n_d = len(self.parts[0].sub.duals[name].modes) if self.parts else 0
         normal = np.zeros((n_d, n_d))
@@ -241,7 +290,8 @@ class ReducedOperator:
             e = A.T @ coefficients - y.ravel()
             residual2 += float(e @ e)
         residual2 = float(_allreduce(np.array([residual2]), self.comm)[0])
-        indicator = np.sqrt(residual2 / norm2) if norm2 > 0 else 0.0
+        denominator = max(norm2, floor ** 2)
+        indicator = np.sqrt(residual2 / denominator) if denominator > 0 else 0.0
         return coefficients, float(indicator)
 
 
@@ -268,13 +318,17 @@ def check_problem(model, problem) -> None:
     for c in problem.centrifugal:
         if c.cell_set is not None and len(problem.cells(c.cell_set)) != mesh.n_cells:
             errors.append(f"centrifugal load on cell set '{c.cell_set}': the model reduced it for every cell only")
+    imposed = set()
     for bc in problem.dirichlet:
-        if bc.value != 0.0:
-            errors.append(f"non-zero imposed displacement on '{bc.node_set}': the model supports homogeneous "
-                          "Dirichlet conditions only")
-        elif int(bc.component) not in model.constrained.get(bc.node_set, []):
-            errors.append(f"Dirichlet condition on node set '{bc.node_set}' component {bc.component} was not "
-                          "in the training problem (the basis does not satisfy it)")
+        imposed.add((bc.node_set, int(bc.component)))
+        if int(bc.component) not in model.constrained.get(bc.node_set, []):
+            errors.append(f"imposed displacement on node set '{bc.node_set}' component {bc.component} was not "
+                          "in the training problem (the basis does not vanish there)")
+    for name, components in model.constrained.items():
+        for c in components:
+            if (name, int(c)) not in imposed:
+                errors.append(f"the model was trained with node set '{name}' component {c} imposed, the problem "
+                              "leaves it free (impose it, with its value, or train a model without it)")
     if set(problem.materials) != set(model.materials):
         errors.append(f"materials {sorted(problem.materials)} differ from the model's {sorted(model.materials)}")
     if errors:
@@ -300,8 +354,9 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
         Dual quantity whose Gappy-POD fit residual is the error indicator (default:
         the model's ``settings["indicator"]["field"]``, else the first dual).
     adaptive : rom.adaptive.Enrichment, optional
-        Enrich the model from one high-fidelity step when the indicator exceeds
-        its tolerance (see :mod:`rom.adaptive`).
+        Enrich the model from one high-fidelity step when the indicator, or the fit
+        residual of a quantity the policy watches (``sig`` by default), exceeds its
+        tolerance (see :mod:`rom.adaptive`).
 
     Returns
     -------
@@ -316,8 +371,10 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
     if indicator is None:
         indicator = model.settings.get("indicator", {}).get("field") or (duals[0] if duals else None)
     times = np.asarray(problem.times, dtype=np.float64)
+    watched = []
     if adaptive is not None:
         adaptive.reset()
+        watched = adaptive.watched(model, indicator)
     state = operator.initial_state(times[0])
     states, indicators, iterations, enrichments = [(operator, state)], [0.0], [0], []
     started = time.perf_counter()
@@ -327,12 +384,14 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
         except ConvergenceError as exc:
             raise ConvergenceError(f"{problem.source}: time step {k} (t={times[k]:g}): {exc}") from None
         value = operator.gappy(new, indicator)[1] if indicator else 0.0
-        if adaptive is not None and value > adaptive.tol:
+        trigger = max([value] + [operator.gappy(new, name)[1] for name in watched])
+        if adaptive is not None and trigger > adaptive.tol:
             if adaptive.exhausted:
                 log.warning("step %d: indicator %.3e above %.1e, but %d enrichments were already made",
-                            k, value, adaptive.tol, adaptive.max_enrichments)
+                            k, trigger, adaptive.tol, adaptive.max_enrichments)
             else:
-                operator, new, value, event = adaptive.enrich(operator, state, float(times[k]), k, value, settings)
+                operator, new, _, event = adaptive.enrich(operator, state, float(times[k]), k, trigger, settings)
+                value = operator.gappy(new, indicator)[1] if indicator else 0.0
                 enrichments.append(event)
         states.append((operator, new))
         indicators.append(value)
@@ -378,6 +437,9 @@ def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seco
         for k, parts in enumerate(U_rank):
             for nodes, values in parts:
                 U[k, nodes] = values
+    for k, (_, state) in enumerate(steps):
+        if state.imposed and problem.dirichlet:   # the modes vanish there: add the imposed values
+            U[k] += imposed_field(problem, state.time)
     fields = {"U": Field("node", ("U1", "U2", "U3"), U)}
     n_points = count_points(mesh.cells, model.rule)
     for name in duals:

@@ -97,6 +97,23 @@ def test_adaptive_enrichment_repairs_an_unseen_loading(model):
     assert len(again.parameters["enrichments"]) == 1
 
 
+def test_enrichment_also_watches_the_stress_fit(model):
+    """The plastic indicator is blind to the thermal-elastic error of step 1; the stress fit sees it."""
+    from io_adapters import ConfigError
+
+    harder = make_cube_problem(3, n_cycles=1, steps_per_cycle=10, hot=1100.0, pressure=90.0)
+    reference = solve(harder, linear_solver="scipy").fields["U"].values
+    plastic_only = model.solve(harder, adaptive=Enrichment(tol=1e-3, watch=()))
+    assert plastic_only.parameters["indicator"][1] < 1e-3        # round-off plasticity: no alarm
+    watching = model.solve(harder, adaptive=Enrichment(tol=1e-3))   # watch="auto": sig
+    first = [e["step"] for e in watching.parameters["enrichments"]][0]
+    assert first == 1 and 1 not in [e["step"] for e in plastic_only.parameters["enrichments"]]
+    errors = [relative(r.fields["U"].values, reference) for r in (plastic_only, watching)]
+    assert errors[1] < 0.1 * errors[0]
+    with pytest.raises(ConfigError, match=r"enrichment watches \['ein'\]"):
+        model.solve(harder, adaptive=Enrichment(tol=1e-3, watch=("ein",)))
+
+
 def test_checkpoint_resumes_finished_phases(training, model, monkeypatch, tmp_path):
     folder, problem = training
     import rom.offline

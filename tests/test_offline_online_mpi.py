@@ -101,3 +101,34 @@ def test_adaptive_online_on_two_ranks_is_as_accurate_as_one_rank(comm, shared_tm
             assert np.linalg.norm(u - reference) <= 1e-3 * np.linalg.norm(reference)
             assert max(run.parameters["indicator"]) <= 1e-3
     comm.Barrier()
+
+
+def test_imposed_displacements_on_two_ranks_match_one_rank_and_enrich(comm, shared_tmp_path):
+    from examples.cube.cube import make_cube_strain_problem
+    from rom.adaptive import Enrichment
+
+    training = [make_cube_strain_problem(3, 0.02, 0.0), make_cube_strain_problem(3, 0.0, 0.03)]
+    if comm.rank == 0:
+        for i, problem in enumerate(training):
+            solve(problem, output=shared_tmp_path / f"strain{i}.h5", linear_solver="scipy")
+    comm.Barrier()
+    pod = {name: {"tol": 1e-6} for name in ("U", "evrcum", "evri", "al1", "sig")}
+    config = {"training": [str(shared_tmp_path / f"strain{i}.h5") for i in range(2)], "problem": training[0],
+              "pod": pod, "ecm": {"tol": 1e-5}, "indicator": {"field": "evrcum", "tol": 1e-3}}
+    build(config, comm=comm).save(shared_tmp_path / "strain_rom.h5", comm=comm)
+    model = ReducedOrderModel.load(shared_tmp_path / "strain_rom.h5", comm=comm)
+    assert model.subdomains[0].has_lifting                      # each subdomain touches the top or the base
+    replay = model.solve(training[1], comm=comm)
+    unseen = make_cube_strain_problem(3, 0.015, 0.015)
+    adapted = model.solve(unseen, comm=comm, adaptive=Enrichment(tol=0.05, max_enrichments=6))
+    if comm.rank == 0:
+        alone = ReducedOrderModel.load(shared_tmp_path / "strain_rom.h5")
+        single = alone.solve(training[1])
+        q2 = np.array(replay.parameters["reduced_coordinates"])
+        q1 = np.array(single.parameters["reduced_coordinates"])
+        np.testing.assert_allclose(q2, q1, rtol=0, atol=1e-10 * np.abs(q1).max())
+        np.testing.assert_allclose(replay.fields["U"].values, single.fields["U"].values, atol=1e-12)
+        reference = solve(unseen, linear_solver="scipy").fields["U"].values
+        assert len(adapted.parameters["enrichments"]) >= 1
+        assert np.linalg.norm(adapted.fields["U"].values - reference) <= 2e-3 * np.linalg.norm(reference)
+    comm.Barrier()

@@ -14,6 +14,9 @@ by default), in the octant ``0 ≤ x, y, z ≤ L``:
   repeated ``n_cycles`` times;
 - the ``gen_evp`` law :data:`MATERIAL` (Norton flow, Armstrong–Frederick kinematic
   hardening, constant threshold; Young's modulus tabulated in temperature).
+
+:func:`make_cube_strain_problem` is the strain-controlled variant: base clamped, top
+face moved by imposed displacements (tension and shear) through a reversed cycle.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from io_adapters.problem import (
 )
 
 __all__ = ["COLD", "LENGTH", "MATERIAL", "TEMPERATURE_CASES", "cube_cycle", "hot_field", "make_cube_mesh",
-           "make_cube_problem"]
+           "make_cube_problem", "make_cube_strain_problem"]
 
 #: Side of the cube (mm).
 LENGTH = 10.0
@@ -174,4 +177,47 @@ def make_cube_problem(n_elements_per_edge: int, *, temperature_case: str = "hots
         tables={"cycle": cycle},
         times=time_steps([0.5 * period, period], [half, half], cycles=n_cycles),
         source=f"examples/cube (n={n_elements_per_edge}, {temperature_case})",
+    )
+
+
+def make_cube_strain_problem(n_elements_per_edge: int, tension: float, shear: float, *, steps_per_quarter: int = 4,
+                             period: float = 20.0, cell_type: str = "hexahedron20", mesh: Mesh | None = None,
+                             material: dict | None = None) -> Problem:
+    """The cube clamped on ``zmin``, its top face ``zmax`` moved by imposed displacements.
+
+    ``uz = tension · c(t)`` and ``ux = shear · c(t)`` on ``zmax`` with the fully
+    reversed cycle ``c``: 0 → 1 → 0 → -1 → 0 over ``period`` (a strain-controlled
+    test; the clamped base makes the fields non-uniform). Isothermal, with the
+    ``gen_evp`` law of :data:`MATERIAL` at constant elasticity and no thermal strain.
+
+    Parameters
+    ----------
+    n_elements_per_edge : int
+    tension, shear : float
+        Peak imposed displacements (mm).
+    steps_per_quarter : int
+        Equal time steps per quarter of the cycle.
+    period : float
+    cell_type : str
+    mesh : Mesh, optional
+    material : dict, optional
+        Default: :data:`MATERIAL` with E = 160 GPa, ν = 0.3, no thermal strain.
+
+    Returns
+    -------
+    Problem
+    """
+    mesh = mesh if mesh is not None else make_cube_mesh(n_elements_per_edge, cell_type=cell_type)
+    if material is None:
+        material = dict(MATERIAL)
+        material["elasticity"] = {"young": 1.6e5, "poisson": 0.3}
+        material.pop("thermal_strain")
+    quarter = 0.25 * period
+    cycle = TimeTable(times=[0.0, quarter, 2 * quarter, 3 * quarter, period], values=[0.0, 1.0, 0.0, -1.0, 0.0])
+    dirichlet = tuple(Dirichlet("zmin", c, 0.0) for c in range(3)) + (
+        Dirichlet("zmax", 2, float(tension), "cycle"), Dirichlet("zmax", 0, float(shear), "cycle"))
+    return Problem(
+        mesh=mesh, materials={ALL_ELEMENT: dict(material)}, dirichlet=dirichlet, tables={"cycle": cycle},
+        times=time_steps([quarter, 2 * quarter, 3 * quarter, period], [steps_per_quarter] * 4),
+        source=f"examples/cube strain-controlled (n={n_elements_per_edge}, tension {tension:g}, shear {shear:g})",
     )
