@@ -113,10 +113,13 @@ def report(result, seconds: float, adaptive=None) -> str:
     """The run report: one line per step, then totals."""
     p = result.parameters
     enriched = {e["step"] for e in p.get("enrichments", [])}
-    lines = ["step      time   newton   indicator  enriched"]
+    watched = p.get("watched", {})
+    lines = ["step      time   newton   indicator" + "".join(f" {name + ' fit':>11s}" for name in watched)
+             + "  enriched"]
     for k, t in enumerate(result.times):
         lines.append(f"{k:4d} {t:9.4g} {p['newton_iterations'][k]:8d} {p['indicator'][k]:11.3e}"
-                     f"  {'yes' if k in enriched else ''}")
+                     + "".join(f" {values[k]:11.3e}" for values in watched.values())
+                     + f"  {'yes' if k in enriched else ''}")
     lines.append(f"online time {seconds:.3f} s ({p['online_seconds']:.3f} s in the reduced solves), "
                  f"{len(enriched)} enrichments")
     if adaptive is not None and adaptive.hf_seconds:

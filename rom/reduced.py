@@ -363,7 +363,9 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
     Simulation
         ``U`` and the dual fields reconstructed at every time of ``problem.times``;
         ``parameters["indicator"]`` (per step), ``parameters["reduced_coordinates"]``,
-        ``parameters["newton_iterations"]``, ``parameters["enrichments"]``.
+        ``parameters["newton_iterations"]``, ``parameters["enrichments"]``,
+        ``parameters["watched"]`` (per step fit residual of each quantity the
+        enrichment policy watches; after an enrichment, the repaired value).
     """
     settings = settings or OnlineSettings()
     operator = ReducedOperator(model, problem, comm)
@@ -377,6 +379,7 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
         watched = adaptive.watched(model, indicator)
     state = operator.initial_state(times[0])
     states, indicators, iterations, enrichments = [(operator, state)], [0.0], [0], []
+    watched_values = {name: [0.0] for name in watched}   # fit residuals of the watched quantities, per step
     started = time.perf_counter()
     for k in range(1, len(times)):
         try:
@@ -384,7 +387,8 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
         except ConvergenceError as exc:
             raise ConvergenceError(f"{problem.source}: time step {k} (t={times[k]:g}): {exc}") from None
         value = operator.gappy(new, indicator)[1] if indicator else 0.0
-        trigger = max([value] + [operator.gappy(new, name)[1] for name in watched])
+        others = [operator.gappy(new, name)[1] for name in watched]
+        trigger = max([value] + others)
         if adaptive is not None and trigger > adaptive.tol:
             if adaptive.exhausted:
                 log.warning("step %d: indicator %.3e above %.1e, but %d enrichments were already made",
@@ -392,7 +396,10 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
             else:
                 operator, new, _, event = adaptive.enrich(operator, state, float(times[k]), k, trigger, settings)
                 value = operator.gappy(new, indicator)[1] if indicator else 0.0
+                others = [operator.gappy(new, name)[1] for name in watched]
                 enrichments.append(event)
+        for name, v in zip(watched, others):
+            watched_values[name].append(v)
         states.append((operator, new))
         indicators.append(value)
         iterations.append(new.iterations)
@@ -400,13 +407,14 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Onli
         log.info("online step %d/%d t=%g: %d Newton iterations, indicator %.3e", k, len(times) - 1, times[k],
                  new.iterations, value)
     seconds = time.perf_counter() - started
-    result = reconstruct(states, duals, problem, indicators, iterations, enrichments, seconds, output, comm)
+    result = reconstruct(states, duals, problem, indicators, iterations, enrichments, seconds, output, comm,
+                         watched=watched_values)
     if adaptive is not None:
         adaptive.model = operator.model      # the enriched model, to save if wanted
     return result
 
 
-def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seconds, output, comm):
+def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seconds, output, comm, watched=None):
     """The full fields of every step (U from the basis, duals by Gappy-POD) as a Simulation.
 
     ``steps`` is a list of (operator, state): after an enrichment the later steps
@@ -453,6 +461,7 @@ def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seco
     q = [state.q.tolist() for _, state in steps]
     parameters = {"indicator": [float(v) for v in indicators], "newton_iterations": [int(i) for i in iterations],
                   "reduced_coordinates": q, "enrichments": enrichments, "online_seconds": seconds,
+                  "watched": {name: [float(v) for v in values] for name, values in (watched or {}).items()},
                   "problem": str(problem.source)}
     simulation = Simulation(mesh, np.array([s.time for _, s in steps]), fields, parameters,
                             {"format": "nirom-rom", "solver": "nirom.rom.reduced",

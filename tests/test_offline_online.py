@@ -110,6 +110,14 @@ def test_enrichment_also_watches_the_stress_fit(model):
     assert first == 1 and 1 not in [e["step"] for e in plastic_only.parameters["enrichments"]]
     errors = [relative(r.fields["U"].values, reference) for r in (plastic_only, watching)]
     assert errors[1] < 0.1 * errors[0]
+    # the watched residuals are returned and reported beside the indicator
+    assert list(watching.parameters["watched"]) == ["sig"] and plastic_only.parameters["watched"] == {}
+    assert len(watching.parameters["watched"]["sig"]) == len(watching.times)
+    from mpi_drivers.online import report
+
+    text = report(watching, 1.0).splitlines()
+    assert text[0].split() == ["step", "time", "newton", "indicator", "sig", "fit", "enriched"]
+    assert text[1 + first].endswith("yes") and f"{watching.parameters['watched']['sig'][first]:.3e}" in text[1 + first]
     with pytest.raises(ConfigError, match=r"enrichment watches \['ein'\]"):
         model.solve(harder, adaptive=Enrichment(tol=1e-3, watch=("ein",)))
 
