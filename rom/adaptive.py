@@ -70,6 +70,7 @@ class Enrichment:
     events: list = dataclasses.field(default_factory=list)
     hf_seconds: float = 0.0
     model: object = None          # the enriched model after a solve (``model.save(path)``)
+    _in_house: tuple | None = dataclasses.field(default=None, repr=False)   # (problem, rule, InHouseStep)
 
     def watched(self, model, indicator: str | None) -> list[str]:
         """The dual quantities checked at every step besides ``indicator``."""
@@ -83,6 +84,14 @@ class Enrichment:
                 raise ConfigError(f"enrichment watches {missing}, but the model has Gappy-POD bases of "
                                   f"{sorted(available)} only (add [pod.<name>] to the offline configuration)")
         return [n for n in names if n != indicator]
+
+    def _in_house_step(self, problem, rule: str):
+        """nirom's solver on the problem, built once per problem (discretisation, stiffness pattern)."""
+        from rom.hifi import InHouseStep
+
+        if self._in_house is None or self._in_house[0] is not problem or self._in_house[1] != rule:
+            self._in_house = (problem, rule, InHouseStep(problem, rule=rule))
+        return self._in_house[2]
 
     def reset(self) -> None:
         """Start a new solve: no enrichment yet (``max_enrichments`` counts per solve)."""
@@ -101,13 +110,12 @@ class Enrichment:
         -------
         (operator, new_state, indicator, event)
         """
-        from rom.hifi import InHouseStep
         from rom.reduced import ReducedOperator
 
         started = time.perf_counter()
         model, problem, comm = operator.model, operator.problem, operator.comm
         full = reconstruct_state(operator, state)   # the same full state on every rank
-        hf = self.hf_step or InHouseStep(problem, rule=model.rule)
+        hf = self.hf_step or self._in_house_step(problem, model.rule)
         t0 = time.perf_counter()
         result = hf(full, t_new)
         hf_seconds = time.perf_counter() - t0
