@@ -156,18 +156,23 @@ class PetscSystem:
         return float(np.sqrt(free)), float(np.sqrt(fixed))
 
     def solve(self, stiffness: sp.spmatrix, rhs) -> np.ndarray:
-        K = sp.csr_matrix(stiffness)
-        K = _eliminate(K.copy(), self.disc.constrained)
+        K = sp.csr_matrix(stiffness)   # not modified: the eliminated entries are zeroed in the COO values
         PETSc = self.PETSc
         if self.pattern is None or not (np.array_equal(self.pattern[0], K.indptr)
                                         and np.array_equal(self.pattern[1], K.indices)):
             rows = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+            constrained = self.disc.constrained
+            self.eliminated = np.flatnonzero(constrained[rows] | constrained[K.indices])
             I = np.concatenate([self.gids[rows], self.diag_rows]).astype(PETSc.IntType)
+            del rows
             J = np.concatenate([self.gids[K.indices], self.diag_rows]).astype(PETSc.IntType)
             self.A.setPreallocationCOO(I, J)
+            del I, J
             self.pattern = (K.indptr.copy(), K.indices.copy())
-        values = np.concatenate([K.data, np.ones(len(self.diag_rows))])
-        self.A.setValuesCOO(values, addv=PETSc.InsertMode.INSERT_VALUES)
+            self.values = np.ones(K.nnz + len(self.diag_rows))   # the diagonal of the constrained rows stays 1
+        self.values[:K.nnz] = K.data
+        self.values[self.eliminated] = 0.0
+        self.A.setValuesCOO(self.values, addv=PETSc.InsertMode.INSERT_VALUES)
         self.A.assemble()
         a = rhs.getArray()
         a[self.owned_constrained] = 0.0
