@@ -36,8 +36,9 @@ Conventions (what the reader converts)
   strain conventions are the user's UFL expressions).
 - Values stay in the HDF5 file until read (:class:`Field` with a FieldSource).
 
-VTX output (``.bp``, ``dolfinx.io.VTXWriter``) needs ``adios2``, which is not a
-nirom dependency: reading it raises :class:`MissingDependencyError`.
+VTX output (``.bp`` folders, ``dolfinx.io.VTXWriter``) is read by
+:mod:`io_adapters.vtx` (through ``adios2``, extra ``fenics``), in the same canonical
+order.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def is_dolfinx_xdmf(path: str | os.PathLike) -> bool:
 
 # ------------------------------------------------------------------ reading
 def read(path: str | os.PathLike, *, check_datasets: bool = True) -> Simulation:
-    """Read a dolfinx XDMF time series (or refuse a VTX ``.bp`` folder).
+    """Read a dolfinx XDMF time series (or a VTX ``.bp`` folder, see :mod:`io_adapters.vtx`).
 
     Parameters
     ----------
@@ -501,12 +502,6 @@ class HDF5Steps:
 
 
 def _read_vtx(path: Path) -> Simulation:
-    try:
-        import adios2  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError(
-            f"{path}: reading dolfinx VTX output (.bp) needs the 'adios2' Python package, which nirom "
-            "does not install (pip install adios2); or write the results with dolfinx.io.XDMFFile"
-        ) from None
-    raise InputError(f"{path}: reading dolfinx VTX output (.bp) is not implemented; "
-                     "write the results with dolfinx.io.XDMFFile")
+    from io_adapters.vtx import read as read_vtx
+
+    return read_vtx(path)

@@ -220,6 +220,62 @@ def test_coincident_nodes(series, tmp_path):
         fenics.read(path)
 
 
+@pytest.fixture(scope="module")
+def vtx(series) -> dict[tuple[int, str], io_adapters.Simulation]:
+    return {(ranks, case): io_adapters.read(folder / f"{case}.bp") for ranks, folder in series.items()
+            for case in CASES}
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.parametrize("case", CASES)
+def test_vtx_reads_as_its_xdmf_twin(vtx, sims, ranks, case):
+    """Two files dolfinx wrote from the same arrays, two readers: one simulation."""
+    a, b = vtx[ranks, case], sims[ranks, case]
+    assert a.provenance["writer"] == "VTX" and a.provenance["blocks"] == ranks
+    scale = np.abs(b.mesh.points).max()
+    np.testing.assert_allclose(a.mesh.points, b.mesh.points, rtol=0, atol=1e-14 * scale)
+    assert list(a.mesh.cells) == list(b.mesh.cells) and a.mesh.dim == b.mesh.dim
+    for cell_type in a.mesh.cells:
+        np.testing.assert_array_equal(a.mesh.cells[cell_type], b.mesh.cells[cell_type])
+    np.testing.assert_array_equal(a.times, b.times)
+    assert set(a.fields) == {n for n, f in b.fields.items() if f.support == "node"}
+    for name, field in a.fields.items():
+        assert field.components == b.fields[name].components
+        expected = b.fields[name].values
+        np.testing.assert_allclose(field.values, expected, rtol=0, atol=1e-14 * np.abs(expected).max())
+        np.testing.assert_array_equal(field.read(steps=[2], rows=slice(3, 40)), field.values[2:3, 3:40])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_vtx_one_and_two_ranks_read_the_same(vtx, case):
+    one, two = vtx[1, case], vtx[2, case]
+    # VTX writes the dofs' coordinates, tabulated on each rank: equal to round-off (XDMF's are bit-equal)
+    np.testing.assert_allclose(one.mesh.points, two.mesh.points, rtol=0, atol=1e-14 * np.abs(one.mesh.points).max())
+    for cell_type in one.mesh.cells:
+        np.testing.assert_array_equal(one.mesh.cells[cell_type], two.mesh.cells[cell_type])
+        if cell_type in MIDSIDE_EDGES:   # each midside node at the middle of its VTK edge
+            x, conn = two.mesh.points, two.mesh.cells[cell_type]
+            n_corners = conn.shape[1] - len(MIDSIDE_EDGES[cell_type])
+            for k, (i, j) in enumerate(MIDSIDE_EDGES[cell_type]):
+                middle = 0.5 * (x[conn[:, i]] + x[conn[:, j]])
+                np.testing.assert_allclose(x[conn[:, n_corners + k]], middle, atol=1e-12)
+    for name in one.fields:
+        a, b = one.fields[name].values, two.fields[name].values
+        assert np.abs(a - b).max() <= 1e-11 * np.abs(a).max(), name   # serial vs parallel MUMPS round-off
+
+
+def test_vtx_bad_folders_are_refused(series, tmp_path):
+    empty = tmp_path / "empty.bp"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"empty\.bp: not an ADIOS2 \.bp folder \(no md\.idx\)"):
+        io_adapters.read(empty)
+    broken = tmp_path / "broken.bp"
+    shutil.copytree(series[2] / "p1.bp", broken)
+    (broken / "md.idx").write_bytes(b"not an index")
+    with pytest.raises(InputError, match=r"broken\.bp: "):
+        io_adapters.read(broken).fields["u"].values
+
+
 def test_vtx_needs_adios2(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "adios2", None)  # makes `import adios2` fail
     bp = tmp_path / "u.bp"

@@ -1,4 +1,4 @@
-"""Write dolfinx 0.11 time series with ``XDMFFile`` for the tests of ``io_adapters.fenics``.
+"""Write dolfinx 0.11 time series (``XDMFFile``, ``VTXWriter``) for the tests of ``io_adapters.fenics``.
 
 Run as ``mpiexec -n P python dolfinx_write_series.py OUTDIR``. Writes, in OUTDIR:
 
@@ -11,6 +11,8 @@ Run as ``mpiexec -n P python dolfinx_write_series.py OUTDIR``. Writes, in OUTDIR
     displacement ``u``.
 ``p2_2d.xdmf``
     A plane-strain solve on a second-order Gmsh rectangle (``Triangle_6``), P2 ``u``.
+``p1.bp``, ``p2.bp``, ``p2_2d.bp``
+    The continuous functions of the same cases written by ``VTXWriter`` (ADIOS2).
 ``reference.npz``
     dolfinx's own arrays, gathered on rank 0 independently of the XDMF writer:
     for each case and function, the coordinates of the owned dofs (or the cell
@@ -125,6 +127,17 @@ def write_case(path: Path, domain, functions_by_name: dict) -> None:
                 xdmf.write_function(functions[k], t)
 
 
+def write_vtx(path: Path, functions_by_name: dict) -> None:
+    """The same steps with ``VTXWriter`` (one ``.bp`` folder; functions of one element family)."""
+    first = {name: fs[0] for name, fs in functions_by_name.items()}
+    outputs = {name: fem.Function(f.function_space, name=name) for name, f in first.items()}
+    with io.VTXWriter(COMM, str(path), list(outputs.values()), engine="BP4") as vtx:
+        for k, t in enumerate(TIMES):
+            for name, functions in functions_by_name.items():
+                outputs[name].x.array[:] = functions[k].x.array
+            vtx.write(t)
+
+
 def main(outdir: Path) -> None:
     reference = {}
 
@@ -145,6 +158,7 @@ def main(outdir: Path) -> None:
         vm.interpolate(fem.Expression(ufl.sqrt(1.5 * ufl.inner(dev, dev)), D_space.element.interpolation_points))
         von_mises.append(vm)
     write_case(outdir / "p1.xdmf", domain, {"u": u, "T": temperatures, "von_mises": von_mises})
+    write_vtx(outdir / "p1.bp", {"u": u, "T": temperatures})   # VTX holds continuous fields only
     n_cells = domain.topology.index_map(3).size_local
     for name, functions in (("u", u), ("T", temperatures)):
         for key, value in gather_dofs(functions).items():
@@ -159,6 +173,7 @@ def main(outdir: Path) -> None:
         loads = [(0.0,) * (dim - 1) + (-10.0 * t,) for t in TIMES]
         u, _ = elasticity(domain, 2, loads)
         write_case(outdir / f"{case}.xdmf", domain, {"u": u})
+        write_vtx(outdir / f"{case}.bp", {"u": u})
         for key, value in gather_dofs(u).items():
             reference[f"{case}/u/{key}"] = value
 
