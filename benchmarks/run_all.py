@@ -9,29 +9,30 @@ from __future__ import annotations
 import importlib
 import sys
 
+#: (title, module, arguments, arguments of the small variant)
 BENCHMARKS = [
-    ("I/O: conversion memory, .integ read throughput, partial reads", "bench_io", ["--gigabytes", "1.0"]),
-    ("FE kernel: strain operator and stiffness assembly", "bench_fem", []),
-    ("Constitutive updates: points per second", "bench_materials", []),
-    ("High-fidelity solver: vs dolfinx, memory, 2 ranks vs 1", "bench_hifi", []),
-    ("POD: distributed, vs numpy SVD", "bench_pod", []),
-    ("ECM: large integrand sets", "bench_ecm", []),
-    ("Online stage: speed-up, mesh independence, adaptivity, indicator", "bench_online", []),
+    ("I/O: conversion memory, .integ read throughput, partial reads", "bench_io", ["--gigabytes", "1.0"],
+     ["--gigabytes", "0.1"]),
+    ("FE kernel: strain operator and stiffness assembly", "bench_fem", [], ["--n", "10", "--skip-triple"]),
+    ("Constitutive updates: points per second", "bench_materials", [], ["--points", "100000", "--repeats", "2"]),
+    ("High-fidelity solver: vs dolfinx, memory, 2 ranks vs 1", "bench_hifi", [], ["--quick"]),
+    ("POD: distributed, vs numpy SVD", "bench_pod", [], ["--quick"]),
+    ("ECM: large integrand sets", "bench_ecm", [], ["--quick"]),
+    ("Online stage: speed-up, mesh independence, adaptivity, indicator, imposed displacements", "bench_online", [],
+     ["--quick"]),
 ]
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in argv
-    for title, name, args in BENCHMARKS:
+    for title, name, args, small in BENCHMARKS:
         try:
             module = importlib.import_module(f"benchmarks.{name}")
         except ImportError:
             continue
         print(f"\n== {title} ({name})", flush=True)
-        if quick:
-            args = ["--gigabytes", "0.1"] if name == "bench_io" else ["--quick"]
-        module.main(args)
+        module.main(small if quick else args)
     return 0
 
 
