@@ -207,3 +207,40 @@ def test_blade_problem_follows_the_flight_cycle(blade):
     assert np.allclose(rotation.axis, [1, 0, 0]) and rotation.center[2] < 0
     (pressure,) = problem.pressures
     assert pressure.face_set == "pressure_side" and pressure.values < 0
+
+
+def test_the_batch_job_script_runs_the_chain_and_resumes(tmp_path):
+    """examples/hpc/cube.sbatch without a scheduler: training, offline, online on 2 ranks; then again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    venv = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "MPIR_", "SLURM_"))}
+    env.update(NIROM_HOME=str(root), WORK=str(tmp_path / "work"), RANKS="2", PYTHON=sys.executable,
+               LAUNCH=f"{venv / 'mpiexec'} -n 2")
+    first = subprocess.run(["bash", str(root / "examples" / "hpc" / "cube.sbatch")], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1. training: high-fidelity solve on 2 ranks" in first.stdout
+    assert "step      time   newton   indicator" in first.stdout and "done: " in first.stdout
+    work = tmp_path / "work"
+    assert (work / "online.h5").exists() and (work / "rom_enriched.h5").exists()
+    again = subprocess.run(["bash", str(root / "examples" / "hpc" / "cube.sbatch")], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1. training: train.h5 is complete, kept" in again.stdout
+    assert "resuming after" in again.stderr
+    # a training store left incomplete by a killed job is recomputed, not trusted
+    (work / "train.h5").write_bytes(b"killed while writing")
+    rerun = subprocess.run(["bash", str(root / "examples" / "hpc" / "cube.sbatch")], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "1. training: high-fidelity solve on 2 ranks" in rerun.stdout
+    # a failing stage ends the job (set -e), with a non-zero code
+    env["LAUNCH"] = "false"
+    failed = subprocess.run(["bash", str(root / "examples" / "hpc" / "cube.sbatch")], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert failed.returncode != 0 and "2. offline" in failed.stdout and "3. online" not in failed.stdout
