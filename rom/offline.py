@@ -400,12 +400,7 @@ def reduced_loads(problem, parts, rule: str, comm=None):
     from rom import fem
 
     mesh = problem.mesh
-    held = [(index, nodes) for index, _, nodes, _ in parts]
-    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
-    owner = np.full(mesh.n_nodes, np.iinfo(np.int64).max)
-    for index, nodes in everyone:
-        owner[nodes] = np.minimum(owner[nodes], index)
-
+    owner = _node_owners(mesh, parts, comm)
     names_m, material_of_cell = problem.material_of_cells()
     density_of_material = np.array([float(problem.materials[n].get("density", 0.0) or 0.0)
                                     if not isinstance(problem.materials[n].get("density"), dict) else np.nan
@@ -431,6 +426,47 @@ def reduced_loads(problem, parts, rule: str, comm=None):
         r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
     loads, r0, r1 = _allreduce(loads, comm), _allreduce(r0, comm), _allreduce(r1, comm)
     return {name: loads[i] for i, name in enumerate(names)}, (r0, r1)
+
+
+def _node_owners(mesh, parts, comm) -> np.ndarray:
+    """Lowest subdomain index holding each node, (n_nodes,) (collective)."""
+    held = [(index, nodes) for index, _, nodes, _ in parts]
+    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
+    owner = np.full(mesh.n_nodes, np.iinfo(np.int64).max)
+    for index, nodes in everyone:
+        owner[nodes] = np.minimum(owner[nodes], index)
+    return owner
+
+
+def reduced_pressure(mesh, face_set: str, values, parts, comm=None) -> np.ndarray:
+    """Reduced nodal force ``Φᵀ f`` of a pressure distribution on a face set, summed over all subdomains.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    face_set : str
+    values : float or (n_facets,) array
+        As :class:`io_adapters.Pressure` (one value per facet of the face set).
+    parts : list of (index, cells, nodes, modes)
+        As :func:`reduced_loads`.
+    comm : communicator, optional
+
+    Returns
+    -------
+    (n_modes,) array
+
+    The cost is that of one surface load on the face set (no volume operator): an
+    online solve calls it once per non-uniform pressure of its problem.
+    """
+    from rom import fem
+
+    owner = _node_owners(mesh, parts, comm)
+    f = fem.pressure_load(mesh, face_set, values)
+    load = np.zeros(len(parts[0][3]))
+    for index, _, nodes, modes in parts:
+        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
+        load += modes @ np.where(np.repeat(owner[nodes] == index, 3), f[dofs], 0.0)
+    return _allreduce(load, comm)
 
 
 def plot_singular_values(model, duals: dict, path: Path) -> Path:

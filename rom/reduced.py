@@ -10,7 +10,8 @@ imposed displacements, see :mod:`rom.lifting`):
   the subdomains with ONE ``Allreduce`` of the N-vector and N×N matrix;
 - a dense solve; converged internal variables are committed at the reduced points.
 
-The external load is ``Σ table(t)·p·Φᵀf_set`` (pressure, reduced offline per face set)
+The external load is ``Σ table(t)·p·Φᵀf_set`` (pressure, reduced offline per face set;
+a pressure given per facet is reduced once when the operator is built)
 plus ``(ω(t))²·Φᵀf_c`` (centrifugal, from moments valid for any axis); temperatures
 are interpolated at the reduced points only. Nothing here touches the full mesh: a
 step costs the same whatever the high-fidelity mesh size.
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from io_adapters.errors import ConfigError, ConvergenceError, InputError
+from io_adapters.errors import ConvergenceError, InputError
 
 from rom.lifting import ImposedDisplacements, imposed_field
 from rom.parallel import allreduce_sum as _allreduce
@@ -115,13 +116,24 @@ class ReducedOperator:
             imposed = ImposedDisplacements(problem, sub.lifting_dofs) if sub.has_lifting else None
             self.parts.append(_Part(sub, groups, fields, reference, imposed))
         n = model.n_modes
-        self.pressure = [(model.pressure_loads[p.face_set] * _uniform_value(p), p.table) for p in problem.pressures]
+        self.pressure = [(self._reduced_pressure(p), p.table) for p in problem.pressures]
         self.centrifugal = [(model.centrifugal_load(c.center, c.axis), float(c.omega), c.table)
                             for c in problem.centrifugal]
         self.n_modes = n
         self._scales: dict[str, float] = {}
 
     # ------------------------------------------------------------- loads
+    def _reduced_pressure(self, pressure) -> np.ndarray:
+        """``Φᵀ f`` of a pressure: the model's unit load × the value, or (one value per facet)
+        computed once from the face set's surface load (collective)."""
+        values = np.atleast_1d(np.asarray(pressure.values, dtype=np.float64))
+        if np.ptp(values) == 0.0:
+            return self.model.pressure_loads[pressure.face_set] * float(values[0])
+        from rom.offline import reduced_pressure
+
+        parts = [(p.sub.index, p.sub.cells, p.sub.nodes, p.sub.displacement_modes) for p in self.parts]
+        return reduced_pressure(self.model.mesh, pressure.face_set, values, parts, self.comm)
+
     def external_load(self, t: float) -> np.ndarray:
         """Reduced external force at time t, (n_modes,)."""
         f = np.zeros(self.n_modes)
@@ -293,14 +305,6 @@ class ReducedOperator:
         denominator = max(norm2, floor ** 2)
         indicator = np.sqrt(residual2 / denominator) if denominator > 0 else 0.0
         return coefficients, float(indicator)
-
-
-def _uniform_value(pressure) -> float:
-    values = np.atleast_1d(np.asarray(pressure.values, dtype=np.float64))
-    if np.ptp(values) != 0.0:
-        raise ConfigError(f"pressure on face set '{pressure.face_set}': per-facet values are not supported "
-                          "online (the model reduced a uniform unit pressure per face set)")
-    return float(values[0])
 
 
 def check_problem(model, problem) -> None:

@@ -131,4 +131,17 @@ def test_imposed_displacements_on_two_ranks_match_one_rank_and_enrich(comm, shar
         reference = solve(unseen, linear_solver="scipy").fields["U"].values
         assert len(adapted.parameters["enrichments"]) >= 1
         assert np.linalg.norm(adapted.fields["U"].values - reference) <= 2e-3 * np.linalg.norm(reference)
+    # a pressure given per facet is reduced over both subdomains (each shared node once)
+    import dataclasses
+
+    from io_adapters.problem import Pressure
+    from rom.reduced import ReducedOperator
+
+    n_facets = sum(len(c) for c in unseen.mesh.face_sets["ymax"].values())
+    varying = dataclasses.replace(unseen, pressures=(Pressure("ymax", np.linspace(-5.0, 20.0, n_facets)),))
+    vector = ReducedOperator(model, varying, comm).pressure[0][0]
+    if comm.rank == 0:
+        single = ReducedOperator(ReducedOrderModel.load(shared_tmp_path / "strain_rom.h5"), varying).pressure[0][0]
+        np.testing.assert_allclose(vector, single, rtol=1e-12, atol=1e-12 * np.abs(single).max())
+        assert np.abs(single).max() > 0
     comm.Barrier()
