@@ -5,7 +5,10 @@
 2. Assemble ``K = Bᵀ diag(w D) B`` both ways, side by side in one run: the
    element-by-element path ``rom.fem.stiffness`` uses for a ``B`` from
    ``strain_operator``, and the sparse triple product ``Bᵀ (W B)`` (6 × 6 BSR W)
-   it falls back to for any other ``B``; the results are compared.
+   it falls back to for any other ``B``; the results are compared. Also the
+   element path with its pattern kept (``rom.fem.StiffnessAssembler``, what the HF
+   solver does): the pattern's cost once, then per call; peak memory of a call
+   (tracemalloc) both ways.
 3. ``B @ u``, ``Bᵀ (w σ)`` and the consistent mass matrix, for scale.
 4. A naive per-element Python loop (B and K) on a small mesh versus the
    vectorised kernel on the same mesh, for the ratio.
@@ -98,13 +101,25 @@ def run(n: int = 23, repeat: int = 2, triple: bool = True, naive_n: int = 4) -> 
     b_seconds, (B, w) = _best(lambda: fem.strain_operator(mesh), repeat)
     n_points = len(w)
     k_seconds, K = _best(lambda: fem.stiffness(B, w, D), repeat)
+    pattern_seconds, assemble = _best(lambda: fem.StiffnessAssembler.of(B), 1)
+    kept_seconds, K_kept = _best(lambda: assemble(w, D), repeat)
+    memory = {"one_call": _traced_peak(lambda: fem.stiffness(B, w, D)),
+              "kept_pattern_call": _traced_peak(lambda: assemble(w, D)),
+              "pattern": int(assemble.scatter.nbytes + assemble.indices.nbytes + assemble.indptr.nbytes
+                             + sum(r.slot.nbytes for r in assemble.runs)),
+              "K": int(K.data.nbytes + K.indices.nbytes + K.indptr.nbytes)}
+    same_kept = bool(abs(K_kept - K).max() == 0.0)
+    del assemble, K_kept
     figures = {
         "case": {
             "cell_type": "hexahedron20", "cells": mesh.n_cells, "nodes": mesh.n_nodes, "dofs": 3 * mesh.n_nodes,
             "integration_points": n_points, "B_nnz": int(B.nnz), "K_nnz": int(K.nnz),
             "B_bytes": int(B.data.nbytes + B.indices.nbytes + B.indptr.nbytes), "mesh_seconds": mesh_seconds,
         },
-        "timings_seconds": {"strain_operator": b_seconds, "stiffness_element_path": k_seconds},
+        "timings_seconds": {"strain_operator": b_seconds, "stiffness_element_path": k_seconds,
+                            "stiffness_pattern_once": pattern_seconds, "stiffness_kept_pattern": kept_seconds},
+        "stiffness_memory_bytes": memory,
+        "kept_pattern_equals_one_call": same_kept,
     }
     u = np.random.default_rng(0).normal(size=B.shape[1])
     figures["timings_seconds"]["B_matvec"], strain = _best(lambda: B @ u, repeat + 1)
@@ -147,12 +162,30 @@ def run(n: int = 23, repeat: int = 2, triple: bool = True, naive_n: int = 4) -> 
     return figures
 
 
+def _traced_peak(call) -> int:
+    """Peak bytes numpy allocates during ``call()`` (tracemalloc), the result included."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del result
+    return int(peak)
+
+
 def _print(figures: dict) -> None:
     case = figures["case"]
     print(f"hexahedron20 box: {case['cells']} cells, {case['dofs']} dofs, {case['integration_points']} points, "
           f"B {case['B_nnz'] / 1e6:.1f} M entries ({case['B_bytes'] / 2**20:.0f} MiB), K {case['K_nnz'] / 1e6:.1f} M")
     for name, seconds in figures["timings_seconds"].items():
         print(f"  {name:<28s} {seconds:8.3f} s")
+    m = figures["stiffness_memory_bytes"]
+    print(f"  stiffness peak memory: one call {m['one_call'] / 2**20:.0f} MiB; with the kept pattern "
+          f"{m['kept_pattern_call'] / 2**20:.0f} MiB per call (pattern {m['pattern'] / 2**20:.0f} MiB, K "
+          f"{m['K'] / 2**20:.0f} MiB); same K: {figures['kept_pattern_equals_one_call']}")
     if "comparison" in figures:
         c = figures["comparison"]
         print(f"  triple product / element path: {c['triple_over_element_path']:.1f}x "

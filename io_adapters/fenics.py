@@ -53,7 +53,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from io_adapters.errors import InputError, MissingDependencyError
+from io_adapters.errors import InputError
 from io_adapters.mesh import CELL_DIMENSION, NODES_PER_CELL, Mesh
 from io_adapters.simulation import Field, Index, Simulation
 
