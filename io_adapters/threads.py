@@ -8,7 +8,9 @@ uses is, in order of precedence:
 1. :func:`set_io_threads` (the MPI drivers give each rank its share of the cores);
 2. the environment variable ``NIROM_IO_THREADS``;
 3. ``OMP_NUM_THREADS`` (a job script that limits threads limits these too);
-4. the cores this process may run on, at most :data:`MAX_DEFAULT_THREADS`.
+4. the cores this process may run on, divided by the MPI ranks the launcher put on
+   this node (``MPI_LOCALNRANKS`` of MPICH, ``OMPI_COMM_WORLD_LOCAL_SIZE`` of Open
+   MPI, ``SLURM_NTASKS_PER_NODE``), at most :data:`MAX_DEFAULT_THREADS`.
 
 The pool is created on first use, never at import.
 """
@@ -54,7 +56,16 @@ def io_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:   # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(MAX_DEFAULT_THREADS, cores))
+    return max(1, min(MAX_DEFAULT_THREADS, cores // local_ranks()))
+
+
+def local_ranks() -> int:
+    """MPI ranks on this node according to the launcher's environment (1 outside MPI)."""
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
 
 
 def set_io_threads(n: int | None) -> None:

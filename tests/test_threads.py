@@ -11,8 +11,9 @@ from io_adapters import threads
 
 @pytest.fixture(autouse=True)
 def default_threads(monkeypatch):
-    monkeypatch.delenv("NIROM_IO_THREADS", raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for name in ("NIROM_IO_THREADS", "OMP_NUM_THREADS", "MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                 "SLURM_NTASKS_PER_NODE"):
+        monkeypatch.delenv(name, raising=False)
     threads.set_io_threads(None)
     yield
     threads.set_io_threads(None)
@@ -80,6 +81,11 @@ def test_nested_calls_run_serially_instead_of_waiting_on_the_pool():
 
 def test_thread_count_precedence(monkeypatch):
     assert 1 <= threads.io_threads() <= threads.MAX_DEFAULT_THREADS
+    alone = threads.io_threads()
+    monkeypatch.setenv("MPI_LOCALNRANKS", "64")          # under mpiexec: the node's cores are shared
+    assert threads.io_threads() == 1
+    monkeypatch.setenv("MPI_LOCALNRANKS", "1")
+    assert threads.io_threads() == alone
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert threads.io_threads() == 3
     monkeypatch.setenv("NIROM_IO_THREADS", "5")
