@@ -366,7 +366,11 @@ def _read_mesh_grid(path: Path, grid: ET.Element) -> tuple[str, np.ndarray, np.n
     return cell_type, connectivity, points, gdim
 
 
-def _component_names(name: str, attribute_type: str, n_columns: int, gdim: int) -> tuple[str, ...]:
+def component_names(name: str, attribute_type: str, n_columns: int, gdim: int) -> tuple[str, ...]:
+    """Component names of a dolfinx function: ``u`` → ``u1, u2, u3``; ``s`` (tensor) → ``s11 … s33``.
+
+    A 2D vector padded to 3 columns (as dolfinx writes it) keeps ``u1, u2``.
+    """
     if n_columns == 1:
         return (name,)
     if attribute_type == "Vector" and gdim == 2 and n_columns == 3:
@@ -425,7 +429,7 @@ def _read_series(path, series, mesh, node_order, cell_order, gdim, check_dataset
         if len(shape) != 2 or shape[0] != n_rows:
             raise InputError(f"{path}: function '{name}' ({center}) has Dimensions {shape}, "
                              f"expected ({n_rows}, k) for the mesh")
-        components = _component_names(name, attributes[0].get("AttributeType", ""), shape[1], gdim)
+        components = component_names(name, attributes[0].get("AttributeType", ""), shape[1], gdim)
         source = HDF5Steps(
             locations=tuple(locations),
             file_rows=order,

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError, MissingDependencyError
+from io_adapters.fenics import COORDINATE_RESOLUTION, component_names
 from io_adapters.mesh import CELL_DIMENSION, Mesh
 from io_adapters.simulation import Field, Index, Simulation
 
@@ -46,9 +47,6 @@ VTK_TYPES = {
 
 #: Point-data arrays that are not functions.
 _NOT_FUNCTIONS = {"TIME", "vtkOriginalPointIds", "vtkGhostType"}
-
-#: Coordinates are compared rounded to this fraction of the bounding-box diagonal.
-COORDINATE_RESOLUTION = 1e-9
 
 
 def is_vtx(path: str | os.PathLike) -> bool:
@@ -151,22 +149,13 @@ def read(path: str | os.PathLike) -> Simulation:
     for name in functions:
         with _open(path) as reader:
             width = _read(path, reader, name, 0, 0).reshape(len(geometry[0]), -1).shape[1]
-        components = _component_names(name, width, mesh.dim)
+        kind = {3: "Vector", 9: "Tensor"}.get(width, "Scalar")   # dolfinx pads 2D vectors to 3: dropped
+        components = component_names(name, kind, width, mesh.dim)
         source = VTXSteps(path, name, block_rows, (n_steps, mesh.n_nodes, len(components)), width)
         fields[name] = Field("node", components, source)
     return Simulation(mesh=mesh, times=times, fields=fields,
                       provenance={"format": "fenics", "files": [str(path)], "solver": "dolfinx", "writer": "VTX",
                                   "blocks": n_blocks})
-
-
-def _component_names(name: str, width: int, dim: int) -> tuple[str, ...]:
-    if width == 1:
-        return (name,)
-    if width == 3 and dim == 2:
-        return (f"{name}1", f"{name}2")          # dolfinx pads 2D vectors to 3: the third is dropped
-    if width == 9:
-        return tuple(f"{name}{i}{j}" for i in range(1, 4) for j in range(1, 4))
-    return tuple(f"{name}{i}" for i in range(1, width + 1))
 
 
 def _merge(path: Path, geometry: list, connectivity: list, types: list) -> tuple[Mesh, list[np.ndarray]]:
