@@ -30,7 +30,8 @@
    adaptivity, and the HF time of the whole loading for scale.
 4. **Indicator calibration**: ``examples/indicator_study`` on the cube (24 test
    cases; 12 with ``--quick``): Spearman/Pearson of the max-over-steps indicator
-   against the true displacement error and against the true ``evrcum`` error.
+   against the true displacement error and against the true ``evrcum`` error; the
+   same for the ``sig`` fit and for the enrichment trigger (the larger of the two).
 5. **Imposed displacements**: the strain-controlled cube
    (``examples.cube.make_cube_strain_problem``, n = 4; 3 with ``--quick``) trained on
    pure tension and pure shear; the two training loadings replayed and two unseen
@@ -337,10 +338,11 @@ def indicator(quick: bool, log=print) -> dict:
     from examples.indicator_study.study import run as study
 
     log(f"[4] indicator study (cube, {'12' if quick else '24'} cases)...")
-    figures = study("cube", quick=quick, output=None, log=lambda *a: None)
+    figures = study("cube", quick=quick, indicator_fields=("sig",), output=None, log=lambda *a: None)
     out = {"load_average_before": figures["machine"]["load_average"], "description": figures["description"],
            "model": {k: figures["model"][k] for k in ("n_modes", "reduced_points", "dual_modes")},
-           "seconds": figures["seconds"], "failed": figures["failed"]}
+           "seconds": figures["seconds"], "failed": figures["failed"],
+           "other_indicators": figures["other_indicators"]}
     for name, c in figures["calibration"].items():
         out[name] = {k: c[k] for k in ("n_cases", "spearman", "spearman_pvalue", "pearson", "pearson_log", "fit",
                                         "per_group", "excluded")}
@@ -493,6 +495,9 @@ def print_table(figures: dict) -> None:
                   f"(target >= 0.9), Pearson(log) {c['pearson_log']:.3f}; error ~ {c['fit']['a']:.3g} "
                   f"indicator^{c['fit']['b']:.2f}" + (f"; not calibrated: {', '.join(c['excluded'])}"
                                                       if c["excluded"] else ""))
+        for name, errors in i.get("other_indicators", {}).items():
+            print(f"  {name} as the indicator: Spearman "
+                  + ", ".join(f"vs {e} error {c['spearman']:.3f}" for e, c in errors.items()))
     if "imposed" in figures:
         m = figures["imposed"]
         print(f"\n[5] imposed displacements, cube n={m['n']} ({m['dofs']} dofs) clamped at the base, top face moved "

@@ -330,15 +330,23 @@ def run(family: str = "cube", *, quick: bool = False, n: int | None = None, size
         "failed": [r["label"] for r in records if "failed" in r],
     }
     if indicator_fields:
+        # the enrichment trigger: the largest of the indicator and the other fits (max over steps of a max)
+        for r in records:
+            if "failed" not in r:
+                r["indicator_trigger"] = max([r["indicator"]] + [r[f"indicator_{n}"] for n in indicator_fields])
+        keys = {name: f"indicator_{name}" for name in indicator_fields}
+        keys["max(" + ", ".join(["indicator", *indicator_fields]) + ")"] = "indicator_trigger"
         figures["other_indicators"] = {
             name: {err: {"spearman": v["calibration"].spearman, "pearson_log": v["calibration"].pearson_log}
-                   for err, v in calibrations(records, f"indicator_{name}").items()}
-            for name in indicator_fields}
+                   for err, v in calibrations(records, key).items()}
+            for name, key in keys.items()}
     figures["seconds"] = time.perf_counter() - started
     for name, v in main_cal.items():
         log(f"  indicator vs {name} error: {v['calibration'].summary()}")
         log("    per group: " + ", ".join(f"{g} {p['spearman']:.2f}" for g, p in v["per_group"].items())
             + (f"; not calibrated: {', '.join(v['excluded'])}" if v["excluded"] else ""))
+    for name, errors in figures.get("other_indicators", {}).items():
+        log(f"  {name} as the indicator: Spearman " + ", ".join(f"vs {e} {c['spearman']:.3f}" for e, c in errors.items()))
     if output is not None:
         from io_adapters.atomic import write_text_atomic
 
