@@ -171,6 +171,10 @@ class ReducedOrderModel:
             f"reduced integration points (held here): {sum(k)} ({', '.join(map(str, k))} per subdomain)",
             f"dual quantities (Gappy-POD): {', '.join(duals) or 'none'}",
             f"pressure loads on face sets: {', '.join(self.pressure_loads) or 'none'}",
+            "imposed displacements (node set: components): "
+            + (", ".join(f"{n}: {c}" for n, c in self.constrained.items()) or "none")
+            + f"; {sum(len(s.lifting_dofs) for s in self.subdomains if s.has_lifting)} of their dofs strain "
+            "reduced points (held here)",
             f"materials: {', '.join(f'{n} ({s.get('behavior')})' for n, s in self.materials.items())}",
             f"settings: {json.dumps(self.settings)}",
         ]
