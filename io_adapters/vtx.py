@@ -91,11 +91,13 @@ def _function_names(path: Path, reader) -> list[str]:
     return [n for n in functions if n in names]
 
 
-def _read(path: Path, reader, name: str, step: int, block: int) -> np.ndarray:
+def _read(path: Path, reader, name: str, step: int, block: int | None = None) -> np.ndarray:
+    """One step of a variable: one writer's block, or (None) the per-block values of a local value."""
     try:
         return np.asarray(reader.read(name, step_selection=[step, 1], block_id=block))
     except Exception as exc:
-        raise InputError(f"{path}: cannot read '{name}' at step {step}, block {block} ({exc})") from None
+        where = "" if block is None else f", block {block}"
+        raise InputError(f"{path}: cannot read '{name}' at step {step}{where} ({exc})") from None
 
 
 def read(path: str | os.PathLike) -> Simulation:
@@ -128,14 +130,14 @@ def read(path: str | os.PathLike) -> Simulation:
             raise InputError(f"{path}: variables {missing} missing: not a dolfinx VTX file "
                              f"(found {sorted(variables)})")
         n_steps = int(variables["step"]["AvailableStepsCount"])
-        n_blocks = len(np.atleast_1d(np.asarray(reader.read("NumberOfNodes", step_selection=[0, 1]))))  # one per rank
+        n_blocks = len(np.atleast_1d(_read(path, reader, "NumberOfNodes", 0)))   # one per writing rank
         functions = _function_names(path, reader)
         absent = [f for f in functions if f not in variables]
         if absent:
             raise InputError(f"{path}: vtk.xml names functions {absent} that the file does not hold")
-        times = np.array([float(np.asarray(reader.read("step", step_selection=[s, 1])).ravel()[0])
-                          for s in range(n_steps)])
+        times = np.array([float(_read(path, reader, "step", s).ravel()[0]) for s in range(n_steps)])
         geometry = [_read(path, reader, "geometry", 0, b).reshape(-1, 3) for b in range(n_blocks)]
+        widths = {name: _read(path, reader, name, 0, 0).reshape(len(geometry[0]), -1).shape[1] for name in functions}
         connectivity = [_read(path, reader, "connectivity", 0, b) for b in range(n_blocks)]
         types = [int(np.asarray(_read(path, reader, "types", 0, b)).ravel()[0]) for b in range(n_blocks)]
         if n_steps > 1 and int(variables["geometry"]["AvailableStepsCount"]) > 1:
@@ -146,9 +148,7 @@ def read(path: str | os.PathLike) -> Simulation:
 
     mesh, block_rows = _merge(path, geometry, connectivity, types)
     fields = {}
-    for name in functions:
-        with _open(path) as reader:
-            width = _read(path, reader, name, 0, 0).reshape(len(geometry[0]), -1).shape[1]
+    for name, width in widths.items():
         kind = {3: "Vector", 9: "Tensor"}.get(width, "Scalar")   # dolfinx pads 2D vectors to 3: dropped
         components = component_names(name, kind, width, mesh.dim)
         source = VTXSteps(path, name, block_rows, (n_steps, mesh.n_nodes, len(components)), width)
