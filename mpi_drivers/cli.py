@@ -5,7 +5,7 @@
     nirom convert SRC... -o OUT.h5 [--format F] [--dtype float32|float64] [--no-xdmf]
     nirom info FILE [--format F]                      (results, stores, meshes, models)
     mpiexec -n P nirom offline offline.toml           (build a reduced-order model)
-    mpiexec -n P nirom online rom.h5 case.toml        (solve a new loading with it)
+    mpiexec -n P nirom online rom.h5 case.toml...     (solve new loadings with it)
 
 Every expected error ends the command with exit code 1 and a one-line reason on
 standard error; ``--debug`` shows the traceback instead.
@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Hyper-reduced Newton solve of a new loading, error indicator at every step, "
                     "optional enrichment from one high-fidelity step.")
     online.add_argument("model", type=Path, metavar="rom.h5")
-    online.add_argument("case", type=Path, metavar="case.toml")
+    online.add_argument("case", type=Path, nargs="+", metavar="case.toml",
+                        help="one or more case files (a batch: the model is loaded once)")
 
     info = commands.add_parser("info", help="summarise a result file, a store, a mesh or a model")
     info.add_argument("file", type=Path, nargs="+", metavar="FILE")

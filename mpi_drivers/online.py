@@ -1,4 +1,8 @@
-"""``mpiexec -n P nirom online rom.h5 case.toml``: solve a new loading with a model.
+"""``mpiexec -n P nirom online rom.h5 case.toml [case2.toml ...]``: solve new loadings with a model.
+
+Several case files make a batch (Monte Carlo draws, a design study): the model is
+loaded once, every case file is checked before the first solve, a diverging case is
+reported and the others still run (exit code 1 then), and a summary closes the run.
 
 ``case.toml``::
 
@@ -72,18 +76,62 @@ def load_case(path: str | Path) -> dict:
     return data
 
 
-def run_online(model_path: str | Path, case_path: str | Path, comm) -> int:
-    """Load the model on every rank, solve the case, write the results, report on rank 0."""
-    from io_adapters.problem import read_problem
-    from rom.adaptive import Enrichment
-    from rom.hifi import ExternalCommandStep
+def run_online(model_path: str | Path, case_paths, comm) -> int:
+    """Load the model once on every rank, solve each case, write its results, report on rank 0.
+
+    Parameters
+    ----------
+    model_path : path
+    case_paths : path or list of paths
+        Every case file is checked before the first solve. Each case starts from the
+        model file (an enrichment of one case does not carry over to the next).
+    comm : communicator
+
+    Returns
+    -------
+    int
+        0 when every case was solved; 1 when some diverged (``ConvergenceError``:
+        reported, the other cases still solved). Any other error ends the run.
+    """
+    from io_adapters.errors import ConvergenceError
     from rom.model import ReducedOrderModel
-    from rom.reduced import OnlineSettings
 
     if comm.rank != 0:
         logging.getLogger().setLevel(logging.ERROR)
-    case = load_case(case_path)
+    paths = [Path(case_paths)] if isinstance(case_paths, (str, Path)) else [Path(p) for p in case_paths]
+    cases = [load_case(path) for path in paths]          # a typo in the last case stops the run before the first solve
     model = ReducedOrderModel.load(model_path, comm=comm)
+    summary, failed = [], []
+    for k, (path, case) in enumerate(zip(paths, cases), start=1):
+        if comm.rank == 0 and len(cases) > 1:
+            print(f"== case {k}/{len(cases)}: {path}", flush=True)
+        start = time.perf_counter()
+        try:
+            result, adaptive = _solve_case(model, case, comm)
+        except ConvergenceError as exc:
+            failed.append(path)
+            summary.append((path, None, time.perf_counter() - start, str(exc).splitlines()[0]))
+            if comm.rank == 0:
+                print(f"case {path}: diverged: {str(exc).splitlines()[0]}", flush=True)
+            continue
+        seconds = time.perf_counter() - start
+        summary.append((path, result, seconds, None))
+        if comm.rank == 0:
+            print(report(result, seconds, adaptive))
+            if case.get("output"):
+                print(f"results: {case['output']} (+ {Path(case['output']).with_suffix('.xdmf').name} for ParaView)")
+    if comm.rank == 0 and len(cases) > 1:
+        print(batch_summary(summary))
+    return 1 if failed else 0
+
+
+def _solve_case(model, case: dict, comm):
+    """One case: (result, enrichment policy or None); the enriched model saved if asked."""
+    from io_adapters.problem import read_problem
+    from rom.adaptive import Enrichment
+    from rom.hifi import ExternalCommandStep
+    from rom.reduced import OnlineSettings
+
     problem = read_problem(case["problem"])
     settings = OnlineSettings(**case.get("solver", {}))
     indicator = case.get("indicator", {})
@@ -96,17 +144,27 @@ def run_online(model_path: str | Path, case_path: str | Path, comm) -> int:
         adaptive = Enrichment(tol=float(tol), hf_step=hf_step, pod_tol=options.get("pod_tol", 1e-10),
                               ecm_tol=options.get("ecm_tol"), max_enrichments=options.get("max_enrichments", 10),
                               watch=tuple(options["watch"]) if "watch" in options else "auto")
-    start = time.perf_counter()
     result = model.solve(problem, comm=comm, fields=case.get("fields"), output=case.get("output"),
                          settings=settings, indicator=indicator.get("field"), adaptive=adaptive)
-    seconds = time.perf_counter() - start
     if adaptive is not None and options.get("save_model") and adaptive.model is not None:
         adaptive.model.save(options["save_model"], comm=comm)
-    if comm.rank == 0:
-        print(report(result, seconds, adaptive))
-        if case.get("output"):
-            print(f"results: {case['output']} (+ {Path(case['output']).with_suffix('.xdmf').name} for ParaView)")
-    return 0
+    return result, adaptive
+
+
+def batch_summary(rows) -> str:
+    """One line per case of a batch: steps, time, largest indicator, enrichments, or why it diverged."""
+    lines = ["batch summary:", "  case                              steps    time (s)   max indicator  enrichments"]
+    for path, result, seconds, error in rows:
+        name = str(Path(path).name)
+        if result is None:
+            lines.append(f"  {name:32s}  diverged after {seconds:.2f} s: {error}")
+            continue
+        p = result.parameters
+        lines.append(f"  {name:32s} {len(result.times) - 1:6d} {seconds:11.3f} {max(p['indicator']):15.3e} "
+                     f"{len(p.get('enrichments', [])):12d}")
+    solved = sum(1 for row in rows if row[1] is not None)
+    lines.append(f"  {solved} of {len(rows)} cases solved")
+    return "\n".join(lines)
 
 
 def report(result, seconds: float, adaptive=None) -> str:

@@ -243,25 +243,28 @@ tol = 1e-4
     assert "problem file" in done.stderr and "does not exist" in done.stderr
 
 
-def test_online_driver_runs_a_case_and_reports(model, training, tmp_path):
+def _loading_files(folder, tmp_path) -> str:
+    """The model of this module (n=3 cube) and its training loading as a problem file, in tmp_path."""
     import shutil
     from pathlib import Path
 
-    folder, _ = training
-    toml = Path(__file__).resolve().parent.parent / "examples" / "cube"
-    # the model of this module is the n=3 cube: write the loading as a problem file on that mesh
     from examples.cube.cube import hot_field, make_cube_mesh
     from io_adapters.zset import write_geof
 
+    toml = Path(__file__).resolve().parent.parent / "examples" / "cube"
     mesh = make_cube_mesh(3)
     write_geof(mesh, tmp_path / "cube3.geof")
-    import numpy as np_
-
-    np_.save(tmp_path / "hot.npy", hot_field(mesh.points, "hotspot"))
+    np.save(tmp_path / "hot.npy", hot_field(mesh.points, "hotspot"))
     text = (toml / "problem.toml").read_text().replace('mesh = "cube4.geof"', 'mesh = "cube3.geof"')
     text = text.replace('max = { file = "cube4_hot.npy" }', 'max = { file = "hot.npy" }').replace("cycles = 2", "cycles = 1")
     (tmp_path / "loading.toml").write_text(text)
     shutil.copy(folder / "rom.h5", tmp_path / "rom.h5")
+    return text
+
+
+def test_online_driver_runs_a_case_and_reports(model, training, tmp_path):
+    folder, _ = training
+    _loading_files(folder, tmp_path)
     (tmp_path / "case.toml").write_text('problem = "loading.toml"\noutput = "online.h5"\n[indicator]\ntol = 1e-3\n'
                                         '[adaptive]\nenabled = false\n')
     done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "online", "rom.h5", "case.toml"],
@@ -278,6 +281,30 @@ def test_online_driver_runs_a_case_and_reports(model, training, tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 1
     assert "unknown key 'speed'" in done.stderr and "hf_step must be" in done.stderr
+
+
+def test_online_driver_solves_a_batch_and_reports_a_diverging_case(model, training, tmp_path):
+    folder, _ = training
+    text = _loading_files(folder, tmp_path)
+    (tmp_path / "hot.toml").write_text(text.replace("value = -60.0", "value = -70.0"))
+    (tmp_path / "a.toml").write_text('problem = "loading.toml"\noutput = "a.h5"\n')
+    (tmp_path / "b.toml").write_text('problem = "hot.toml"\n[solver]\nmax_iterations = 1\nmax_cuts = 0\n')
+    (tmp_path / "c.toml").write_text('problem = "hot.toml"\noutput = "c.h5"\n')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "online", "rom.h5", "a.toml", "b.toml", "c.toml"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr                       # one case diverged
+    out = done.stdout
+    assert "== case 1/3: a.toml" in out and "== case 3/3: c.toml" in out
+    assert "case b.toml: diverged: " in out
+    assert "2 of 3 cases solved" in out and "b.toml" in out.split("batch summary:")[1]
+    assert (tmp_path / "a.h5").exists() and (tmp_path / "c.h5").exists()   # the case after the failure ran
+    hifi = solve(io_adapters.read_problem(tmp_path / "hot.toml"), linear_solver="scipy")
+    assert relative(io_adapters.read(tmp_path / "c.h5").fields["U"].values, hifi.fields["U"].values) < 1e-2
+    # every case file is checked before the first solve
+    (tmp_path / "d.toml").write_text('problem = "loading.toml"\nspeed = "fast"\n')
+    done = subprocess.run([sys.executable, "-m", "mpi_drivers.cli", "online", "rom.h5", "a.toml", "d.toml"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1 and "d.toml: unknown key 'speed'" in done.stderr and "== case" not in done.stdout
 
 
 def test_drivers_under_mpiexec_end_every_rank_on_error(model, training, tmp_path):
