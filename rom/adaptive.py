@@ -188,9 +188,13 @@ def reconstruct_state(operator, state):
         U += imposed_field(operator.problem, state.time)
     strain = (_global_strain_operator(model) @ U.ravel()).reshape(-1, 6)
     internal = {}
-    # sorted: every rank must visit the names in the same order (collective calls inside)
-    names = sorted({n for part in operator.parts for g in part.groups for n in g.law.initial_state(1)})
-    for name in names:
+    # the internal variables of every material of the model, not only those of the subdomains
+    # held here, in one sorted order: every rank visits the same names (collective calls inside)
+    templates: dict = {}
+    for law in operator.laws:
+        for n, v in law.initial_state(1).items():
+            templates.setdefault(n, v)
+    for name in sorted(templates):
         sub0 = operator.parts[0].sub
         if name not in sub0.duals:
             raise ConfigError(f"enrichment needs a Gappy-POD basis of the internal variable '{name}': "
@@ -201,7 +205,7 @@ def reconstruct_state(operator, state):
         for part in operator.parts:
             values[part.sub.point_rows] = np.einsum("n,npc->pc", coefficients, part.sub.duals[name].modes)
         values = _allreduce(values, comm)                      # integration points: disjoint rows
-        internal[name] = values[:, 0] if width == 1 and np.ndim(operator.parts[0].groups[0].law.initial_state(1)[name]) == 1 else values
+        internal[name] = values[:, 0] if width == 1 and np.ndim(templates[name]) == 1 else values
     stress = np.zeros_like(strain)
     if "sig" in operator.parts[0].sub.duals:
         coefficients, _ = operator.gappy(state, "sig")

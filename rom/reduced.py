@@ -102,6 +102,7 @@ class ReducedOperator:
         self.model, self.problem, self.comm = model, problem, comm
         check_problem(model, problem)
         laws = [from_spec(spec) for spec in model.materials.values()]
+        self.laws = laws                  # every material of the model, in its order
         history = problem.temperature
         self.parts = []
         for sub in model.subdomains:

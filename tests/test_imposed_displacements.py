@@ -165,3 +165,7 @@ def test_a_zset_deck_runs_through_the_whole_chain(tmp_path):
     result = model.solve(problem)
     assert relative(result.fields["U"].values, reference.fields["U"].values) <= 1e-4
     assert relative(result.fields["evrcum"].values, reference.fields["evrcum"].values) <= 1e-3
+    # an enrichment of a model of several laws (gen_evp and J2: evrcum/evri/al1 and epcum/epi)
+    enriched = model.solve(problem, adaptive=Enrichment(tol=0.0, max_enrichments=1))
+    assert [e["step"] for e in enriched.parameters["enrichments"]] == [1]
+    assert relative(enriched.fields["U"].values, reference.fields["U"].values) <= 1e-4
