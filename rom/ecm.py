@@ -427,11 +427,24 @@ class _SelectedSet:
         return True
 
     def rebuild(self, keep: np.ndarray) -> np.ndarray:
-        """Keep the positions ``keep`` (bool mask); returns the mask of those kept for good."""
-        old = np.asarray(self.index)[keep]
+        """Keep the positions ``keep`` (bool mask); returns the mask of those kept for good.
+
+        One Householder QR of the kept columns (LAPACK) when they are independent,
+        which is the rule; column by column (dropping the dependent ones) otherwise.
+        """
+        old = np.asarray(self.index, dtype=np.int64)[keep]
         self.index = []
-        kept = np.array([self.append(j) for j in old], dtype=bool)
-        return kept
+        k = len(old)
+        if k == 0:
+            return np.zeros(0, dtype=bool)
+        columns = self.J[:, old]
+        Q, R = np.linalg.qr(columns)
+        if np.all(np.abs(np.diag(R)) > _DEPENDENT * np.linalg.norm(columns, axis=0)):
+            self.Q[:, :k], self.R[:k, :k] = Q, R
+            self.qb[:k] = Q.T @ self.b
+            self.index = old.tolist()
+            return np.ones(k, dtype=bool)
+        return np.array([self.append(j) for j in old], dtype=bool)
 
     def solve(self) -> np.ndarray:
         """Unconstrained least-squares weights on the selected columns."""
