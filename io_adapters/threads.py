@@ -12,7 +12,8 @@ uses is, in order of precedence:
    this node (``MPI_LOCALNRANKS`` of MPICH, ``OMPI_COMM_WORLD_LOCAL_SIZE`` of Open
    MPI, ``SLURM_NTASKS_PER_NODE``), at most :data:`MAX_DEFAULT_THREADS`.
 
-The pool is created on first use, never at import.
+The pool is created on first use, never at import; a process forked after that
+(``multiprocessing`` with the fork start method) starts its own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _limit: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _pool_lock = threading.Lock()
+_fork_hook = False
 
 
 def _from_environment(name: str) -> int | None:
@@ -76,12 +78,21 @@ def set_io_threads(n: int | None) -> None:
     _limit = None if n is None else int(n)
 
 
+def _forget_pool() -> None:
+    """In a forked child: the pool's threads did not survive the fork; start a new pool when needed."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
+    global _pool, _pool_size, _fork_hook
     with _pool_lock:
         if _pool is None or _pool_size < workers:
             if _pool is not None:
                 _pool.shutdown(wait=True)
+            if not _fork_hook and hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_forget_pool)
+                _fork_hook = True
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nirom-io")
             _pool_size = workers
         return _pool

@@ -101,3 +101,27 @@ def test_a_bad_thread_count_is_refused_with_its_variable(monkeypatch, value):
         threads.io_threads()
     with pytest.raises(ValueError, match="at least 1"):
         threads.set_io_threads(0)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    import multiprocessing
+    import os
+
+    threads.set_io_threads(2)
+    threads.run_parts(lambda a, b: None, 10)            # the parent's pool exists
+
+    def child(queue):
+        seen = []
+        threads.run_parts(lambda a, b: seen.append((a, b)), 10)   # would wait forever on the parent's dead threads
+        queue.put(sorted(seen))
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    process.join(timeout=60)
+    if process.is_alive():          # the hang this guards against
+        process.kill()
+    assert process.exitcode == 0 and os.getpid() != process.pid
+    assert queue.get(timeout=5) == [(0, 5), (5, 10)]
