@@ -205,9 +205,7 @@ def canonical_node_order(points: np.ndarray, *, source: str) -> np.ndarray:
     """
     if len(points) == 0:
         return np.zeros(0, dtype=np.int64)
-    low = points.min(axis=0)
-    diagonal = float(np.linalg.norm(np.ptp(points, axis=0))) or 1.0
-    keys = np.rint((points - low) / (COORDINATE_RESOLUTION * diagonal)).astype(np.int64)
+    keys = coordinate_keys(points)
     order = np.lexsort(keys.T[::-1])
     same = np.all(keys[order[1:]] == keys[order[:-1]], axis=1)
     if same.any():
@@ -218,6 +216,24 @@ def canonical_node_order(points: np.ndarray, *, source: str) -> np.ndarray:
             f"at {points[a]}: cannot order the nodes canonically"
         )
     return order.astype(np.int64)
+
+
+def coordinate_keys(points: np.ndarray) -> np.ndarray:
+    """Integer keys of the coordinates, rounded to :data:`COORDINATE_RESOLUTION` of the bounding-box diagonal.
+
+    Parameters
+    ----------
+    points : (n, 3) float array
+
+    Returns
+    -------
+    (n, 3) int64 array
+        Equal for points closer than the resolution (almost always); their
+        lexicographic order is the canonical node order.
+    """
+    low = points.min(axis=0)
+    diagonal = float(np.linalg.norm(np.ptp(points, axis=0))) or 1.0
+    return np.rint((points - low) / (COORDINATE_RESOLUTION * diagonal)).astype(np.int64)
 
 
 def canonical_cell_order(connectivity: np.ndarray, *, source: str) -> np.ndarray:

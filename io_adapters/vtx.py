@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError, MissingDependencyError
-from io_adapters.fenics import COORDINATE_RESOLUTION, component_names
+from io_adapters.fenics import COORDINATE_RESOLUTION, component_names, coordinate_keys
 from io_adapters.mesh import CELL_DIMENSION, Mesh
 from io_adapters.simulation import Field, Index, Simulation
 
@@ -161,10 +161,7 @@ def read(path: str | os.PathLike) -> Simulation:
 def _merge(path: Path, geometry: list, connectivity: list, types: list) -> tuple[Mesh, list[np.ndarray]]:
     """One mesh from the blocks: points merged by coordinates, duplicate (ghost) cells dropped."""
     points = np.concatenate(geometry)
-    low = points.min(axis=0)
-    diagonal = float(np.linalg.norm(np.ptp(points, axis=0))) or 1.0
-    keys = np.rint((points - low) / (COORDINATE_RESOLUTION * diagonal)).astype(np.int64)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(coordinate_keys(points), axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     offsets = np.cumsum([0] + [len(g) for g in geometry])
     block_rows = [inverse[offsets[b]:offsets[b + 1]] for b in range(len(geometry))]
