@@ -183,9 +183,9 @@ def reconstruct_state(operator, state):
     U, count = _allreduce(U, comm), _allreduce(count, comm)   # interface nodes are held twice
     U /= np.maximum(count, 1)[:, None]
     if state.imposed and operator.problem.dirichlet:          # the modes vanish there
-        from rom.lifting import imposed_field
+        from rom.lifting import ImposedDisplacements
 
-        U += imposed_field(operator.problem, state.time)
+        U += ImposedDisplacements.everywhere(operator.problem).at(state.time).reshape(-1, 3)
     strain = (_global_strain_operator(model) @ U.ravel()).reshape(-1, 6)
     internal = {}
     # the internal variables of every material of the model, not only those of the subdomains

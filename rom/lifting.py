@@ -102,17 +102,14 @@ class ImposedDisplacements:
                 self.conditions.append((covered, float(bc.value), bc.table))
         self.n = len(dofs)
 
+    @classmethod
+    def everywhere(cls, problem) -> "ImposedDisplacements":
+        """At every dof of the mesh: ``at(t).reshape(-1, 3)`` is ``u_D(t)`` (0 on free dofs)."""
+        return cls(problem, np.arange(3 * problem.mesh.n_nodes))
+
     def at(self, t: float) -> np.ndarray:
         """Imposed values at time t, (m,) (0 where no condition applies)."""
         values = np.zeros(self.n)
         for covered, value, table in self.conditions:
             values[covered] = value * float(self.problem.factor(table, t))
         return values
-
-
-def imposed_field(problem, t: float) -> np.ndarray:
-    """The imposed displacement ``u_D(t)`` on the whole mesh, (n_nodes, 3) (0 on free dofs)."""
-    U = np.zeros((problem.mesh.n_nodes, 3))
-    for bc in problem.dirichlet:
-        U[np.asarray(problem.mesh.node_sets[bc.node_set]), bc.component] = bc.value * float(problem.factor(bc.table, t))
-    return U

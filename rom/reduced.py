@@ -27,7 +27,7 @@ import numpy as np
 
 from io_adapters.errors import ConvergenceError, InputError
 
-from rom.lifting import ImposedDisplacements, imposed_field
+from rom.lifting import ImposedDisplacements
 from rom.parallel import allreduce_sum as _allreduce
 
 log = logging.getLogger(__name__)
@@ -450,9 +450,10 @@ def reconstruct(steps, duals, problem, indicators, iterations, enrichments, seco
         for k, parts in enumerate(U_rank):
             for nodes, values in parts:
                 U[k, nodes] = values
+    imposed = ImposedDisplacements.everywhere(problem) if problem.dirichlet else None
     for k, (_, state) in enumerate(steps):
-        if state.imposed and problem.dirichlet:   # the modes vanish there: add the imposed values
-            U[k] += imposed_field(problem, state.time)
+        if state.imposed and imposed is not None:   # the modes vanish there: add the imposed values
+            U[k] += imposed.at(state.time).reshape(-1, 3)
     fields = {"U": Field("node", ("U1", "U2", "U3"), U)}
     n_points = count_points(mesh.cells, model.rule)
     for name in duals:
