@@ -408,13 +408,9 @@ def reduced_loads(problem, parts, rule: str, comm=None):
     n_modes = len(parts[0][3])
     names = list(mesh.face_sets)
     unit_pressures = [fem.pressure_load(mesh, name, 1.0) for name in names]   # surface only: cheap
-    loads = np.zeros((len(names), n_modes))
+    loads = np.array([_project_owned(f, parts, owner) for f in unit_pressures]).reshape(len(names), n_modes)
     r0, r1 = np.zeros((n_modes, 3)), np.zeros((n_modes, 3, 3))
     for index, cells, nodes, modes in parts:
-        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
-        owned = np.repeat(owner[nodes] == index, 3)
-        for i, f in enumerate(unit_pressures):
-            loads[i] += modes @ np.where(owned, f[dofs], 0.0)
         local, _ = mesh.submesh(cells)
         counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
         rho = np.repeat(density_of_material[material_of_cell[cells]], counts)
@@ -426,6 +422,19 @@ def reduced_loads(problem, parts, rule: str, comm=None):
         r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
     loads, r0, r1 = _allreduce(loads, comm), _allreduce(r0, comm), _allreduce(r1, comm)
     return {name: loads[i] for i, name in enumerate(names)}, (r0, r1)
+
+
+def _project_owned(f: np.ndarray, parts, owner: np.ndarray) -> np.ndarray:
+    """``Σ_parts modes · f`` over the nodes each held part owns (this rank's share), (n_modes,).
+
+    ``f`` is a nodal force on the whole mesh, (3 n_nodes,); a node shared by
+    subdomains counts once, in the lowest one (``owner``).
+    """
+    load = np.zeros(len(parts[0][3]))
+    for index, _, nodes, modes in parts:
+        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
+        load += modes @ np.where(np.repeat(owner[nodes] == index, 3), f[dofs], 0.0)
+    return load
 
 
 def _node_owners(mesh, parts, comm) -> np.ndarray:
@@ -461,12 +470,7 @@ def reduced_pressure(mesh, face_set: str, values, parts, comm=None) -> np.ndarra
     from rom import fem
 
     owner = _node_owners(mesh, parts, comm)
-    f = fem.pressure_load(mesh, face_set, values)
-    load = np.zeros(len(parts[0][3]))
-    for index, _, nodes, modes in parts:
-        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
-        load += modes @ np.where(np.repeat(owner[nodes] == index, 3), f[dofs], 0.0)
-    return _allreduce(load, comm)
+    return _allreduce(_project_owned(fem.pressure_load(mesh, face_set, values), parts, owner), comm)
 
 
 def plot_singular_values(model, duals: dict, path: Path) -> Path:
