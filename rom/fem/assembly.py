@@ -80,11 +80,13 @@ def _dense_strain(gradients: np.ndarray, d: int) -> np.ndarray:
 
 
 def _check_inputs(B, weights, tangent) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (n_points,) and tangents (n_points, 6, 6) as float arrays for a ``B`` of ``6 n_points`` rows."""
     weights = np.asarray(weights, dtype=np.float64)
     tangent = np.asarray(tangent, dtype=np.float64)
     n_points = len(weights)
     if B.shape[0] != 6 * n_points:
-        raise InputError(f"stiffness: B has {B.shape[0]} rows, expected 6 × {n_points} (one block per weight)")
+        raise InputError(f"stiffness: B has {B.shape[0]} rows, expected 6 × {n_points} (one block per weight; "
+                         f"{n_points} weights given)")
     if tangent.shape == (6, 6):
         tangent = np.broadcast_to(tangent, (n_points, 6, 6))
     if tangent.shape != (n_points, 6, 6):
@@ -240,15 +242,7 @@ class StiffnessAssembler:
 
     def __call__(self, weights: np.ndarray, tangent: np.ndarray) -> sp.csr_matrix:
         """``K`` for these weights (n_points,) and tangents (6, 6) or (n_points, 6, 6)."""
-        weights = np.asarray(weights, dtype=np.float64)
-        tangent = np.asarray(tangent, dtype=np.float64)
-        if weights.shape != (self.n_points,):
-            raise InputError(f"stiffness: {weights.shape} weights for a B of {self.n_points} points")
-        if tangent.shape == (6, 6):
-            tangent = np.broadcast_to(tangent, (self.n_points, 6, 6))
-        if tangent.shape != (self.n_points, 6, 6):
-            raise InputError(f"stiffness: tangent must have shape (6, 6) or ({self.n_points}, 6, 6), "
-                             f"found {tangent.shape}")
+        weights, tangent = _check_inputs(self, weights, tangent)
         d = self.d
         blocks = np.zeros((d * d, self.n_blocks))   # entry (i, j) of every node block
         for run in self.runs:
