@@ -338,10 +338,6 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
 
 def is_model(path: str | os.PathLike) -> bool:
     """True when ``path`` is a nirom reduced-order model file."""
-    import h5py
+    from io_adapters.store.hdf5 import has_format
 
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT_NAME
-    except OSError:
-        return False
+    return has_format(path, FORMAT_NAME)

@@ -150,15 +150,20 @@ def _stream_fields(sim: Simulation, datasets: dict, on_step) -> None:
 
 
 # ======================================================================= read
-def is_store(path: str | os.PathLike) -> bool:
-    """True when ``path`` is an HDF5 file carrying the nirom store's format name."""
+def has_format(path: str | os.PathLike, name: str) -> bool:
+    """True when ``path`` is an HDF5 file whose ``format`` attribute is ``name``."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT_NAME
+            return f.attrs.get("format") == name
     except OSError:
         return False
+
+
+def is_store(path: str | os.PathLike) -> bool:
+    """True when ``path`` is an HDF5 file carrying the nirom store's format name."""
+    return has_format(path, FORMAT_NAME)
 
 
 def _open(path: Path):
