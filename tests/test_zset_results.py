@@ -140,45 +140,29 @@ def test_partial_reads_equal_full_reads(sim):
 
 
 class _Counting:
-    """Wraps ``open`` in io_adapters.zset.sources to count opens and bytes read per file."""
+    """Counts the files io_adapters.zset.sources opens and the bytes it reads from each."""
 
-    def __init__(self):
+    def __init__(self, monkeypatch):
         self.opens, self.bytes = {}, {}
+        opened = {}
+        os_open, pread = sources.os.open, sources._pread_exact
 
-    def __call__(self, path, mode="r", *args, **kwargs):
-        f = open(path, mode, *args, **kwargs)
-        name = Path(path).name
-        self.opens[name] = self.opens.get(name, 0) + 1
-        counter = self
+        def counted_open(path, flags, *args):
+            fd = os_open(path, flags, *args)
+            opened[fd] = Path(path).name
+            self.opens[opened[fd]] = self.opens.get(opened[fd], 0) + 1
+            return fd
 
-        class Wrapped:
-            def __enter__(self):
-                return self
+        def counted_pread(fd, buffer, offset, path):
+            pread(fd, buffer, offset, path)
+            self.bytes[path.name] = self.bytes.get(path.name, 0) + buffer.nbytes
 
-            def __exit__(self, *exc):
-                f.close()
-
-            def seek(self, offset):
-                return f.seek(offset)
-
-            def readinto(self, buffer):
-                n = f.readinto(buffer)
-                counter.bytes[name] = counter.bytes.get(name, 0) + n
-                return n
-
-        return Wrapped()
+        monkeypatch.setattr(sources.os, "open", counted_open)
+        monkeypatch.setattr(sources, "_pread_exact", counted_pread)
 
 
 def test_opening_reads_no_values_and_one_step_is_read_once(monkeypatch):
-    counting = _Counting()
-    monkeypatch.setattr(sources, "open", counting, raising=False)
-    positional = sources._pread_exact
-
-    def counted_pread(fd, buffer, offset, path):
-        positional(fd, buffer, offset, path)
-        counting.bytes[path.name] = counting.bytes.get(path.name, 0) + buffer.nbytes
-
-    monkeypatch.setattr(sources, "_pread_exact", counted_pread)
+    counting = _Counting(monkeypatch)
     sim = read(RUN)
     assert counting.opens == {} and counting.bytes == {}
     step_bytes = 69 * 216 * 8 * 4

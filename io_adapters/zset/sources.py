@@ -2,8 +2,8 @@
 
 - ``.node`` / ``.ctnod``: per record, per variable, all nodes:
   ``off(r, v, n) = (r·Nv + v)·Nn + n``. A field (variables ``v0:v1``) reads only
-  its own values: one ``readinto`` per step when all rows are wanted, one per
-  step and variable otherwise.
+  its own values: one positional read per step when all rows are wanted, one
+  per step and variable otherwise.
 - ``.integ``: per record, per element, per variable, the element's ``P_e``
   points: ``off(r, e, v, q) = r·Ni·P + Ni·S_e + v·P_e + q``. The variables of a
   field are interleaved with the others, so a read covers the contiguous range
@@ -11,8 +11,7 @@
   read, as a one-block cache: the other fields of the same steps and rows are
   then served without touching the file, each converting its own share.
 
-Reads go straight into numpy buffers (``readinto``, or ``os.preadv`` for
-``.integ``; never ``numpy.memmap``, so the resident memory stays bounded by what
+Reads go straight into numpy buffers (``os.preadv``; never ``numpy.memmap``, so the resident memory stays bounded by what
 is asked) and return float64. An ``.integ`` step is read in pieces that fit a
 core's cache, each decoded from big-endian in place, scaled (engineering shears)
 and checked for non-finite values while it is there; each field's transposition
@@ -69,15 +68,6 @@ def _step_array(steps: Index) -> np.ndarray:
     return np.arange(steps.start, steps.stop) if isinstance(steps, slice) else np.asarray(steps, np.int64)
 
 
-def _read_exact(f, offset: int, buffer: np.ndarray, path: Path) -> None:
-    f.seek(offset)
-    view = memoryview(buffer).cast("B")
-    got = f.readinto(view)
-    if got != len(view):
-        raise InputError(f"{path}: expected {len(view)} bytes at byte {offset}, read {got} "
-                         f"(file size {os.path.getsize(path)}; did the file change since it was opened?)")
-
-
 def _pread_exact(fd: int, buffer: np.ndarray, offset: int, path: Path) -> None:
     """Fill ``buffer`` with the bytes at ``offset`` (positional reads: threads share ``fd``)."""
     view = memoryview(buffer).cast("B")
@@ -132,16 +122,19 @@ class NodeFile:
         n_rows = hi - lo if pick is None else len(pick)
         out = np.empty((len(steps), n_rows, k))
         buffer = np.empty((k, hi - lo), np.uint32)
-        with open(self.path, "rb") as f:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
             for i, step in enumerate(steps):
                 base = (int(step) * self.n_variables + start) * self.n_nodes
                 if hi - lo == self.n_nodes:
-                    _read_exact(f, 4 * base, buffer, self.path)
+                    _pread_exact(fd, buffer, 4 * base, self.path)
                 else:
                     for v in range(k):
-                        _read_exact(f, 4 * (base + v * self.n_nodes + lo), buffer[v], self.path)
+                        _pread_exact(fd, buffer[v], 4 * (base + v * self.n_nodes + lo), self.path)
                 values = _decode(buffer)
                 out[i] = values.T if pick is None else values[:, pick].T
+        finally:
+            os.close(fd)
         return out
 
 
