@@ -22,7 +22,7 @@ Supported subset (see ``ZSET_FORMAT.md`` §6)
   repeats the list shifted by ``c·T_last``.
 - ``***bc``: ``**impose_nodal_dof`` (``NSET U1|U2|U3 VALUE [TABLE]``),
   ``**pressure`` (``BSET VALUE|file F [TABLE]``; ``F`` holds one big-endian float32
-  per facet of the bset in listing order), ``**centrifugal``
+  per facet of the bset in listing order, or is split, see below), ``**centrifugal``
   (``ELSET (cx cy cz) d1|d2|d3|(ax ay az) OMEGA [TABLE]``; ``ALL_ELEMENT`` means
   every cell).
 - ``***parameter **file temperature``: ``*node``, ``*rec_size`` (the record size
@@ -50,6 +50,34 @@ the cycle-0 key list with the period equal to the last key time; this reader
 uses the slope of the expressions in ``cycle`` (the same number for the decks
 seen, e.g. ``0.0+cycle*10.`` … ``10.0+cycle*10.``), starting at the first key
 time and ending at ``*cycle_conversion``'s second number when given.
+
+Data files split per subdomain (parallel runs, ZSET_FORMAT.md §5)
+-----------------------------------------------------------------
+When a data file ``F`` = ``name.ext`` (a pressure file or a temperature record)
+does not exist, the reader looks for ``name-001.ext`` … ``name-00N.ext``, one per
+subdomain of the decomposition next to the mesh: ``stem.cut`` beside
+``stem.geof``, the cuts ``stem-pcuts/stem-00k.cut`` (the folder ``***splitted``
+names) and the meshes they name (``stem-pmeshes/stem-00k.geof``), read by
+:func:`io_adapters.zset.parallel.read_split_layout` and checked against the
+mesh (sizes, node ids). A global file, when present, is used and the split
+files are not read.
+
+- Nodal files (temperature ``file F k``): each holds records of the subdomain's
+  node count (the deck's ``*rec_size`` stays the global count), in the
+  subdomain mesh's node order; record ``k`` of each is scattered through the
+  cut's ``nodes_local_to_global``. Interface nodes must carry the same value in
+  every file that holds them (to float32 round-off), else an error names both
+  files, the node id and both values. Every subdomain's file must exist.
+- Per-facet pressure files: each holds one float32 per facet of the
+  subdomain's copy of the face set (the bset of its ``stem-00k.geof``, in that
+  listing order). Each local facet is matched to the facet of the global face
+  set with the same node ids taken as a set (corners may be listed from
+  another one); every global facet must be matched, a facet listed twice must
+  carry one value, and a local facet that is not in the global face set is
+  refused. A subdomain whose copy of the face set is empty may lack its file.
+
+When neither the global nor the split files exist, the error names the files
+looked for. Sizes, non-finite values and mismatches name the file at fault.
 """
 
 from __future__ import annotations
@@ -62,7 +90,7 @@ from pathlib import Path
 
 import numpy as np
 
-from io_adapters.errors import ConfigError
+from io_adapters.errors import ConfigError, InputError
 from io_adapters.problem import (
     ALL_ELEMENT,
     Centrifugal,
@@ -75,6 +103,16 @@ from io_adapters.problem import (
     facet_count,
     read_nodal_values,
     time_steps,
+)
+from io_adapters.zset.cut import read_decomposition
+from io_adapters.zset.parallel import (
+    SplitLayout,
+    decomposition_path,
+    gather_facets,
+    gather_nodal,
+    local_facet_count,
+    read_split_layout,
+    split_names,
 )
 
 # --------------------------------------------------------------------- syntax
@@ -306,7 +344,8 @@ def read_problem(path: str | os.PathLike) -> Problem:
     ------
     ConfigError
         Naming the file and line of an unsupported keyword, a missing file or
-        an inconsistency.
+        an inconsistency (for split data files: the file at fault and what was
+        expected; the original InputError is chained).
     """
     path = Path(path)
     if not path.is_file():
@@ -361,7 +400,8 @@ def read_problem(path: str | os.PathLike) -> Problem:
     for block in parts["material"]:
         _material_entries(block, base, material_files)
 
-    mesh = _mesh(parts["mesh"][0], base)
+    mesh, mesh_path = _mesh(parts["mesh"][0], base)
+    split = _SplitData(mesh_path, mesh)
     from io_adapters.zset.material_file import parse_integration, read_material
 
     materials = {}
@@ -376,7 +416,7 @@ def read_problem(path: str | os.PathLike) -> Problem:
 
     dirichlet, pressures, centrifugal = [], [], []
     for block in parts.get("bc", []):
-        _bcs(block, mesh, base, tables, dirichlet, pressures, centrifugal)
+        _bcs(block, mesh, base, split, tables, dirichlet, pressures, centrifugal)
 
     temperature = None
     for block in parts.get("parameter", []):
@@ -384,7 +424,7 @@ def read_problem(path: str | os.PathLike) -> Problem:
             if child.level == 2 and child.keyword == "file" and child.args == ["temperature"]:
                 if temperature is not None:
                     raise ConfigError(f"{child.where}: a second temperature parameter")
-                temperature = _temperature(child, mesh, base, tables)
+                temperature = _temperature(child, mesh, base, split, tables)
             else:
                 raise unsupported(child, f" ('{' '.join(child.args)}'; only **file temperature is supported)"
                                   if child.keyword == "file" else "")
@@ -421,7 +461,7 @@ def _mesh(block: Block, base: Path):
         raise ConfigError(f"{child.where}: mesh file {mesh_path} not found")
     from io_adapters.zset import read_mesh
 
-    return read_mesh(mesh_path)
+    return read_mesh(mesh_path), mesh_path
 
 
 def _resolution(block: Block) -> tuple[np.ndarray, dict]:
@@ -630,7 +670,8 @@ def _check_set(kind: str, name: str, sets, line: Line) -> None:
         raise ConfigError(f"{line.where}: {kind} '{name}' is not in the mesh ({kind}s: {available(sets)})")
 
 
-def _bcs(block: Block, mesh, base: Path, tables: dict, dirichlet: list, pressures: list, centrifugal: list) -> None:
+def _bcs(block: Block, mesh, base: Path, split: _SplitData, tables: dict, dirichlet: list, pressures: list,
+         centrifugal: list) -> None:
     _no_data(block)
     for child in block.children:
         if child.level != 2 or child.keyword not in ("impose_nodal_dof", "pressure", "centrifugal"):
@@ -642,7 +683,7 @@ def _bcs(block: Block, mesh, base: Path, tables: dict, dirichlet: list, pressure
             if child.keyword == "impose_nodal_dof":
                 item, out = _imposed_dof(line, mesh), dirichlet
             elif child.keyword == "pressure":
-                item, out = _pressure(line, mesh, base), pressures
+                item, out = _pressure(line, mesh, base, split), pressures
             else:
                 item, out = _centrifugal(line, mesh), centrifugal
             if item.table is not None and item.table not in tables:
@@ -662,7 +703,7 @@ def _imposed_dof(line: Line, mesh) -> Dirichlet:
                      t[3] if len(t) == 4 else None)
 
 
-def _pressure(line: Line, mesh, base: Path) -> Pressure:
+def _pressure(line: Line, mesh, base: Path, split: _SplitData) -> Pressure:
     t = line.tokens
     form = "'BSET VALUE [TABLE]' or 'BSET file F [TABLE]'"
     if len(t) < 2:
@@ -672,15 +713,10 @@ def _pressure(line: Line, mesh, base: Path) -> Pressure:
         if len(t) not in (3, 4):
             raise ConfigError(f"{line.where}: expected {form}, found '{' '.join(t)}'")
         file = base / t[2]
-        if not file.is_file():
-            raise ConfigError(f"{line.where}: pressure file {file} not found")
-        n_facets = facet_count(mesh, t[0])
-        size = file.stat().st_size
-        if size != 4 * n_facets:
-            raise ConfigError(f"{line.where}: pressure file {file} holds {size} bytes = {size / 4:g} "
-                              f"big-endian float32 values, but face set '{t[0]}' has {n_facets} facets "
-                              "(one value per facet is expected)")
-        values = read_nodal_values(file, n_facets, what=f"{line.where}: pressure")
+        if file.is_file():
+            values = _facet_values(file, facet_count(mesh, t[0]), t[0], "", line.where)
+        else:
+            values = split.facets(file, t[0], line.where)
         table = t[3] if len(t) == 4 else None
     else:
         if len(t) not in (2, 3):
@@ -688,6 +724,16 @@ def _pressure(line: Line, mesh, base: Path) -> Pressure:
         values = as_number(t[1], line.where, "the pressure value")
         table = t[2] if len(t) == 3 else None
     return Pressure(t[0], values, table)
+
+
+def _facet_values(file: Path, n_facets: int, face_set: str, owner: str, where: str) -> np.ndarray:
+    """One big-endian float32 per facet of a face set (``owner``: the mesh holding it, for messages)."""
+    size = file.stat().st_size
+    if size != 4 * n_facets:
+        raise ConfigError(f"{where}: pressure file {file} holds {size} bytes = {size / 4:g} big-endian float32 "
+                          f"values, but face set '{face_set}'{owner} has {n_facets} facets (one value per facet "
+                          "is expected)")
+    return read_nodal_values(file, n_facets, what=f"{where}: pressure") if n_facets else np.zeros(0)
 
 
 def _vector3(tokens: list[str], i: int, line: Line, what: str) -> tuple[np.ndarray, int]:
@@ -720,7 +766,7 @@ def _centrifugal(line: Line, mesh) -> Centrifugal:
     return Centrifugal(cell_set, center, axis, omega, rest[1] if len(rest) == 2 else None)
 
 
-def _temperature(block: Block, mesh, base: Path, tables: dict[str, TimeTable]) -> Temperature:
+def _temperature(block: Block, mesh, base: Path, split: _SplitData, tables: dict[str, TimeTable]) -> Temperature:
     options: dict[str, Block] = {}
     for opt in block.children:
         if opt.level != 1 or opt.keyword not in ("node", "rec_size", "cycle_conversion", "base_temperature",
@@ -747,8 +793,11 @@ def _temperature(block: Block, mesh, base: Path, tables: dict[str, TimeTable]) -
         path = (base / file)
         key = (path.resolve(), k)
         if key not in index:
-            fields.append(read_nodal_values(path, n_nodes, record=k, rec_size=rec_size,
-                                            what=f"{where}: temperature"))
+            if path.is_file():
+                fields.append(read_nodal_values(path, n_nodes, record=k, rec_size=rec_size,
+                                                what=f"{where}: temperature"))
+            else:
+                fields.append(split.nodal(path, k, rec_size, where, "temperature"))
             labels.append(f"{file}:{k}")
             index[key] = len(fields) - 1
         return index[key]
@@ -829,3 +878,103 @@ def _temperature(block: Block, mesh, base: Path, tables: dict[str, TimeTable]) -
                                           labels=labels)
     except ConfigError as exc:
         raise ConfigError(f"{block.where}: {exc}") from None
+
+
+# ------------------------------------------------------- split input data
+class _SplitData:
+    """Data files split per subdomain (``F-001.ext`` … ``F-00N.ext``), read through the mesh's decomposition.
+
+    The decomposition next to the deck's mesh ``stem.geof`` (``stem.cut``,
+    ``stem-pcuts/``, ``stem-pmeshes/``) is read once, when a data file is first
+    found only split.
+    """
+
+    def __init__(self, mesh_path: Path, mesh):
+        self.mesh_path, self.mesh = mesh_path, mesh
+        self.cut = decomposition_path(mesh_path)
+        self._n_domains: int | None = None
+        self._layout: SplitLayout | None = None
+
+    def nodal(self, file: Path, record: int, rec_size: int | None, where: str, what: str) -> np.ndarray:
+        """Record ``record`` of a nodal file present only split, as a global ``(n_nodes,)`` array."""
+        names = self._names(file, where, f"{what}: file")
+        layout = self._layout_for(where)
+        missing = [p for p in names if not p.is_file()]
+        if missing:
+            raise ConfigError(f"{where}: {what}: file {file} is split over the {layout.n_domains} subdomains of "
+                              f"{layout.cut}, but {_listing(missing)} {'is' if len(missing) == 1 else 'are'} "
+                              "missing")
+        values = [read_nodal_values(p, len(d.nodes_local_to_global), record=record, rec_size=rec_size,
+                                    what=f"{where}: {what} (subdomain {k + 1} of {layout.cut.name}, "
+                                         f"{len(d.nodes_local_to_global)} nodes)")
+                  for k, (p, d) in enumerate(zip(names, layout.domains))]
+        try:
+            return gather_nodal(layout, names, values)
+        except InputError as exc:
+            raise ConfigError(f"{where}: {what}: {exc}") from exc
+
+    def facets(self, file: Path, face_set: str, where: str) -> np.ndarray:
+        """Per-facet pressure values of a face set from files present only split, in the global face set's order.
+
+        A subdomain whose copy of the face set is empty may lack its file.
+        """
+        names = self._names(file, where, "pressure file")
+        layout = self._layout_for(where)
+        values = []
+        for k, name in enumerate(names):
+            n_local = local_facet_count(layout, k, face_set)
+            if name.is_file():
+                values.append(_facet_values(name, n_local, face_set, f" in {layout.meshes[k].path}", where))
+            elif n_local:
+                raise ConfigError(f"{where}: pressure file {file} is split over the {layout.n_domains} subdomains "
+                                  f"of {layout.cut}, but {name} is missing (face set '{face_set}' has {n_local} "
+                                  f"facets in {layout.meshes[k].path})")
+            else:
+                values.append(np.zeros(0))
+        try:
+            return gather_facets(layout, face_set, names, values)
+        except InputError as exc:
+            raise ConfigError(f"{where}: pressure: {exc}") from exc
+
+    def _names(self, file: Path, where: str, what: str) -> list[Path]:
+        """The split names of ``file`` (absent), or ConfigError saying which files were looked for.
+
+        ``what`` starts the messages (``"pressure file"``, ``"temperature: file"``).
+        """
+        if not self.cut.is_file():
+            first = split_names(file, 1)[0]
+            if first.is_file():
+                raise ConfigError(f"{where}: {what} {file} not found; the split file {first} exists, but "
+                                  f"there is no decomposition {self.cut} next to the mesh {self.mesh_path} to "
+                                  "place its values")
+            raise ConfigError(f"{where}: {what} {file} not found (looked for {file.name}, and for split "
+                              f"files {first.name}, ... with a decomposition {self.cut}, which does not exist)")
+        names = split_names(file, self._domain_count(where))
+        if not any(p.is_file() for p in names):
+            raise ConfigError(f"{where}: {what} {file} not found (looked for {file.name}, and for the split "
+                              f"files {_listing(names)} of the {len(names)} subdomains of {self.cut.name}: none "
+                              "exists)")
+        return names
+
+    def _domain_count(self, where: str) -> int:
+        if self._n_domains is None:
+            try:
+                self._n_domains = read_decomposition(self.cut).n_domains
+            except InputError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+        return self._n_domains
+
+    def _layout_for(self, where: str) -> SplitLayout:
+        if self._layout is None:
+            try:
+                self._layout = read_split_layout(self.mesh_path, self.mesh)
+            except InputError as exc:
+                raise ConfigError(f"{where}: split data files need the decomposition of {self.mesh_path}: "
+                                  f"{exc}") from exc
+        return self._layout
+
+
+def _listing(paths: list[Path]) -> str:
+    """``a-001.node, a-002.node`` (first and last only beyond four)."""
+    names = [p.name for p in paths]
+    return ", ".join(names) if len(names) <= 4 else f"{names[0]}, {names[1]}, ..., {names[-1]}"

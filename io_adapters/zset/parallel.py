@@ -17,11 +17,21 @@ Merging
   face sets are concatenated in domain order, repeated facets dropped.
 
 Each subdomain's values stay in its files: the merged fields read them on demand.
+
+Split input data
+----------------
+Data files a mesher pre-step split per subdomain (``pressure-00k.node``,
+``temperature1-00k.node``) hold each domain's values in its local order.
+:func:`read_split_layout` reads the decomposition of a global mesh ``stem.geof``
+(``stem.cut``, ``stem-pcuts/``, ``stem-pmeshes/``) and checks it against that
+mesh; :func:`gather_nodal` and :func:`gather_facets` assemble the global arrays
+(interface values compared with the tolerance above).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -31,7 +41,8 @@ from io_adapters.errors import InputError, MeshMismatchError
 from io_adapters.mesh import Mesh
 from io_adapters.quadrature_rules import points_per_cell
 from io_adapters.simulation import Field, Index, Simulation, check_finite, normalize_index
-from io_adapters.zset.cut import Decomposition, read_decomposition, read_domain_cut
+from io_adapters.zset.cut import Decomposition, DomainCut, read_decomposition, read_domain_cut
+from io_adapters.zset.meshfile import MeshFile, read_mesh_file
 from io_adapters.zset.results import Run, find_domain_cut, open_run
 
 _RTOL, _SCALE_TOL = 1e-6, 1e-9
@@ -314,6 +325,11 @@ def _check_times(runs: Sequence[Run]) -> None:
             )
 
 
+def _disagree(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
+    """Where two copies of shared values differ by more than float32 round-off (see the module docstring)."""
+    return np.abs(a - b) > _RTOL * (np.abs(a) + np.abs(b)) + _SCALE_TOL * scale
+
+
 def _global_to_local(global_index: np.ndarray, size: int) -> np.ndarray:
     out = np.full(size, -1, np.int64)
     out[global_index] = np.arange(len(global_index))
@@ -391,7 +407,7 @@ class MergedNodeSource:
 
     def _compare(self, kept: np.ndarray, other: np.ndarray, source, local_rows: np.ndarray) -> None:
         scale = max(float(np.abs(kept).max(initial=0.0)), float(np.abs(other).max(initial=0.0)))
-        bad = np.abs(kept - other) > _RTOL * (np.abs(kept) + np.abs(other)) + _SCALE_TOL * scale
+        bad = _disagree(kept, other, scale)
         if bad.any():
             s, r, c = (int(i[0]) for i in np.nonzero(bad))
             raise MeshMismatchError(
@@ -441,3 +457,266 @@ class MergedPointSource:
             check_finite(values, source.origin, steps, index)
             out[:, where] = values
         return out
+
+
+# ------------------------------------------------------------ split input data
+@dataclass(frozen=True, eq=False)
+class SplitLayout:
+    """The decomposition of a global mesh, as data files split per subdomain need it.
+
+    Attributes
+    ----------
+    cut : Path
+        The global ``stem.cut``.
+    mesh_path : Path
+    mesh : Mesh
+        The global mesh (``point_ids`` = Zset ids).
+    domains : tuple[DomainCut, ...]
+        Each domain's cut, in domain order; ``nodes_local_to_global`` index
+        ``mesh``'s nodes (checked against the ids).
+    meshes : tuple[MeshFile, ...]
+        Each domain's mesh as read (``mesh.point_ids`` = global Zset ids in
+        local order; face sets are the domain's copies of the global ones).
+    """
+
+    cut: Path
+    mesh_path: Path
+    mesh: Mesh
+    domains: tuple[DomainCut, ...]
+    meshes: tuple[MeshFile, ...]
+
+    @property
+    def n_domains(self) -> int:
+        return len(self.domains)
+
+
+def decomposition_path(mesh_path: str | os.PathLike) -> Path:
+    """The global ``stem.cut`` of a mesh ``stem.geof``/``stem.geo`` (it may not exist)."""
+    return Path(mesh_path).with_suffix(".cut")
+
+
+def split_names(path: str | os.PathLike, n_domains: int) -> list[Path]:
+    """Names of a data file split per subdomain: ``pressure.node`` → ``pressure-001.node`` … ``-00N``."""
+    path = Path(path)
+    return [path.with_name(f"{path.stem}-{k:03d}{path.suffix}") for k in range(1, n_domains + 1)]
+
+
+def read_split_layout(mesh_path: str | os.PathLike, mesh: Mesh) -> SplitLayout:
+    """Read the decomposition of a global mesh and check it against that mesh.
+
+    Parameters
+    ----------
+    mesh_path : path
+        The global mesh ``stem.geof`` (or ``.geo``); its decomposition is
+        ``stem.cut`` next to it, the cuts ``stem-pcuts/stem-00k.cut`` (the
+        folder named by ``***splitted``) and the meshes their ``**mesh``
+        (``stem-pmeshes/stem-00k.geof`` when a cut names none).
+    mesh : Mesh
+        That mesh as read.
+
+    Raises
+    ------
+    InputError
+        A missing or malformed file; MeshMismatchError when the decomposition
+        is not one of ``mesh`` (sizes, node ids, global nodes in no domain).
+    """
+    mesh_path = Path(mesh_path)
+    decomposition = read_decomposition(decomposition_path(mesh_path))
+    cut = decomposition.path
+    if decomposition.n_domains < 1:
+        raise InputError(f"{cut}: **domains {decomposition.n_domains}; at least one subdomain is expected")
+    if (decomposition.n_nodes, decomposition.n_elements) != (mesh.n_nodes, mesh.n_cells):
+        raise MeshMismatchError(f"{cut} decomposes a mesh of {decomposition.n_nodes} nodes and "
+                                f"{decomposition.n_elements} elements, but {mesh_path} has {mesh.n_nodes} nodes and "
+                                f"{mesh.n_cells} elements")
+    domains, meshes = [], []
+    covered = np.zeros(mesh.n_nodes, bool)
+    for k in range(decomposition.n_domains):
+        domain_path = decomposition.domain_cut(k)
+        if not domain_path.is_file():
+            raise InputError(f"{cut}: lists {decomposition.n_domains} domains, but the cut of domain {k} "
+                             f"({domain_path}) is missing")
+        domain = read_domain_cut(domain_path)
+        if domain.index != k:
+            raise MeshMismatchError(f"{domain_path} describes domain {domain.index}, expected {k} "
+                                    f"(its files are numbered {k + 1:03d})")
+        if len(domain.nodes_global_to_local) != mesh.n_nodes:
+            raise MeshMismatchError(f"{domain_path}: **nodes_global_to_local covers "
+                                    f"{len(domain.nodes_global_to_local)} global nodes, but {mesh_path} has "
+                                    f"{mesh.n_nodes}")
+        local_path = domain.mesh if domain.mesh != Path() else \
+            mesh_path.parent / f"{mesh_path.stem}-pmeshes" / f"{mesh_path.stem}-{k + 1:03d}{mesh_path.suffix}"
+        if not local_path.is_file():
+            raise InputError(f"{domain_path}: the mesh of domain {k} ({local_path}) is missing")
+        local = read_mesh_file(local_path)
+        _check_local_nodes(domain, local, mesh, mesh_path)
+        covered[domain.nodes_local_to_global] = True
+        domains.append(domain)
+        meshes.append(local)
+    if not covered.all():
+        lost = int(np.flatnonzero(~covered)[0])
+        raise MeshMismatchError(f"{cut}: {np.count_nonzero(~covered)} nodes of {mesh_path} (e.g. id "
+                                f"{mesh.point_ids[lost]}) are in none of its {decomposition.n_domains} domains")
+    return SplitLayout(cut=cut, mesh_path=mesh_path, mesh=mesh, domains=tuple(domains), meshes=tuple(meshes))
+
+
+def _check_local_nodes(domain: DomainCut, local: MeshFile, mesh: Mesh, mesh_path: Path) -> None:
+    """The domain's mesh lists the cut's nodes, and the cut's global indices point at the same ids."""
+    ids, l2g = local.mesh.point_ids, domain.nodes_local_to_global
+    if len(ids) != len(l2g) or not np.array_equal(ids, domain.node_ids):
+        raise MeshMismatchError(f"{local.path}: its {len(ids)} node ids differ from the {len(domain.node_ids)} "
+                                f"of **nodes in {domain.path}")
+    if np.any(l2g >= mesh.n_nodes) or not np.array_equal(mesh.point_ids[l2g], ids):
+        i = int(np.flatnonzero((l2g >= mesh.n_nodes) | (mesh.point_ids[np.minimum(l2g, mesh.n_nodes - 1)] != ids))[0])
+        raise MeshMismatchError(f"{domain.path}: local node {i} (id {ids[i]}) maps to global index {l2g[i]}, "
+                                f"which is not node id {ids[i]} in {mesh_path}")
+
+
+def local_facet_count(layout: SplitLayout, k: int, face_set: str) -> int:
+    """Facets of domain ``k``'s copy of a face set (0 when its mesh has no such set)."""
+    return int(sum(len(c) for c in layout.meshes[k].mesh.face_sets.get(face_set, {}).values()))
+
+
+def gather_nodal(layout: SplitLayout, files: Sequence[Path], values: Sequence[np.ndarray]) -> np.ndarray:
+    """One global nodal array from per-domain arrays in local node order.
+
+    Parameters
+    ----------
+    layout : SplitLayout
+    files : sequence of Path
+        Each domain's file, for messages.
+    values : sequence of (n_local_nodes,) arrays
+        Each domain's values, in its mesh's node order.
+
+    Returns
+    -------
+    (n_nodes,) float64 array
+        In the global mesh's node order. A node shared by several domains must
+        carry the same value in each (to float32 round-off), else
+        MeshMismatchError naming both files, the node id and both values.
+    """
+    values = [np.asarray(v, dtype=np.float64) for v in values]
+    scale = max((float(np.abs(v).max(initial=0.0)) for v in values), default=0.0)
+    out = np.zeros(layout.mesh.n_nodes)
+    owner = np.full(layout.mesh.n_nodes, -1, np.int64)
+    for k, (domain, file, v) in enumerate(zip(layout.domains, files, values)):
+        glob = domain.nodes_local_to_global
+        if v.shape != glob.shape:
+            raise InputError(f"{file}: {v.size} values for the {len(glob)} nodes of subdomain {k + 1} "
+                             f"({layout.meshes[k].path})")
+        again = owner[glob] >= 0
+        bad = np.flatnonzero(again)[_disagree(out[glob[again]], v[again], scale)]
+        if len(bad):
+            i = int(bad[0])
+            node = int(glob[i])
+            raise MeshMismatchError(
+                f"interface node {layout.mesh.point_ids[node]} has value {out[node]:.9g} in {files[owner[node]]} "
+                f"but {v[i]:.9g} in {file} (subdomains {owner[node] + 1} and {k + 1} share it; their values "
+                "must be equal)"
+            )
+        fresh = ~again
+        out[glob[fresh]] = v[fresh]
+        owner[glob[fresh]] = k
+    return out
+
+
+def gather_facets(layout: SplitLayout, face_set: str, files: Sequence[Path],
+                  values: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-facet values of a global face set from its per-domain copies.
+
+    Parameters
+    ----------
+    layout : SplitLayout
+    face_set : str
+        A face set of the global mesh.
+    files : sequence of Path
+        Each domain's file, for messages.
+    values : sequence of (n_local_facets,) arrays
+        Each domain's values, one per facet of its copy of the face set, in that
+        copy's order (as ``Mesh.face_sets``: blocks in order, listing order within).
+
+    Returns
+    -------
+    (n_facets,) float64 array
+        In the global face set's order. Each local facet is matched to the
+        global facet of the same type with the same node ids, taken as a set
+        (the corner order may rotate). InputError when a local facet is not in
+        the global face set or a global facet is in no domain's copy;
+        MeshMismatchError when a facet listed more than once carries
+        different values.
+    """
+    values = [np.asarray(v, dtype=np.float64) for v in values]
+    scale = max((float(np.abs(v).max(initial=0.0)) for v in values), default=0.0)
+    local_blocks = []
+    for k, (local, file, v) in enumerate(zip(layout.meshes, files, values)):
+        blocks = local.mesh.face_sets.get(face_set, {})
+        n_local = local_facet_count(layout, k, face_set)
+        if v.shape != (n_local,):
+            raise InputError(f"{file}: {v.size} values for the {n_local} facets of face set '{face_set}' in "
+                             f"{local.path}")
+        starts = np.cumsum([0] + [len(c) for c in blocks.values()])
+        local_blocks.append({t: (np.sort(local.mesh.point_ids[c], axis=1), v[s:s + len(c)], s)
+                             for (t, c), s in zip(blocks.items(), starts)})
+    for k, blocks in enumerate(local_blocks):
+        stray = [t for t, block in blocks.items() if t not in layout.mesh.face_sets[face_set] and len(block[0])]
+        if stray:
+            raise InputError(f"{layout.meshes[k].path}: face set '{face_set}' holds {stray[0]} facets, which "
+                             f"'{face_set}' of {layout.mesh_path} does not have")
+    out, start = [], 0
+    for t, conn in layout.mesh.face_sets[face_set].items():
+        out.append(_gather_block(layout, face_set, np.sort(layout.mesh.point_ids[conn], axis=1), start,
+                                 [b.get(t) for b in local_blocks], files, scale))
+        start += len(conn)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _gather_block(layout: SplitLayout, face_set: str, glob: np.ndarray, start: int, parts,
+                  files: Sequence[Path], scale: float) -> np.ndarray:
+    """Values of one facet type of a global face set.
+
+    ``glob`` holds the sorted node ids of its facets (block starting at facet
+    ``start``); ``parts`` each domain's (sorted ids, values, first position) of
+    that type, or None.
+    """
+    rows, vals, domain, position = [], [], [], []
+    for k, part in enumerate(parts):
+        if part is not None:
+            rows.append(part[0])
+            vals.append(part[1])
+            domain.append(np.full(len(part[0]), k))
+            position.append(part[2] + np.arange(len(part[0])))
+    width = glob.shape[1]
+    rows = np.concatenate(rows) if rows else np.zeros((0, width), np.int64)
+    vals = np.concatenate(vals) if vals else np.zeros(0)
+    domain, position = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (domain, position))
+    keys, inverse = np.unique(np.concatenate([glob, rows]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    global_key, local_key = inverse[:len(glob)], inverse[len(glob):]
+    in_global = np.zeros(len(keys), bool)
+    in_global[global_key] = True
+    stray = np.flatnonzero(~in_global[local_key])
+    if len(stray):
+        i = int(stray[0])
+        raise InputError(f"{files[domain[i]]}: facet {position[i] + 1} of face set '{face_set}' in "
+                         f"{layout.meshes[domain[i]].path} (nodes {' '.join(map(str, rows[i]))}) is not a facet of "
+                         f"'{face_set}' in {layout.mesh_path}")
+    first = np.full(len(keys), -1, np.int64)
+    first[local_key[::-1]] = np.arange(len(local_key))[::-1]   # first listing of each facet
+    lost = np.flatnonzero(first[global_key] < 0)
+    if len(lost):
+        j = int(lost[0])
+        meshes = ", ".join(str(m.path) for m in layout.meshes)
+        raise InputError(f"facet {start + j + 1} of face set '{face_set}' in {layout.mesh_path} (nodes "
+                         f"{' '.join(map(str, glob[j]))}) is in no subdomain's copy of it ({meshes}), so none of "
+                         f"{', '.join(str(f) for f in files)} gives its value")
+    reference = first[local_key]
+    bad = np.flatnonzero(_disagree(vals[reference], vals, scale))
+    if len(bad):
+        i = int(bad[0])
+        r = int(reference[i])
+        raise MeshMismatchError(
+            f"facet of face set '{face_set}' with nodes {' '.join(map(str, rows[i]))} is listed twice with different "
+            f"values: {vals[r]:.9g} in {files[domain[r]]} (facet {position[r] + 1}) and {vals[i]:.9g} in "
+            f"{files[domain[i]]} (facet {position[i] + 1})"
+        )
+    return vals[first[global_key]]
