@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("FE kernel: strain operator and stiffness assembly", "bench_fem", [], ["--n", "10", "--skip-triple"]),
     ("Constitutive updates: points per second", "bench_materials", [], ["--points", "100000", "--repeats", "2"]),
     ("High-fidelity solver: vs dolfinx, memory, 2 ranks vs 1", "bench_hifi", [], ["--quick"]),
+    ("Convergence ratio: error and iterations per ratio (HF and reduced)", "bench_convergence", [], ["--quick"]),
     ("POD: distributed, vs numpy SVD", "bench_pod", [], ["--quick"]),
     ("ECM: large integrand sets", "bench_ecm", [], ["--quick"]),
     ("Online stage: speed-up, mesh independence, adaptivity, indicator, imposed displacements", "bench_online", [],

@@ -47,7 +47,8 @@ class Enrichment:
     tol : float
         Indicator level that triggers an enrichment.
     hf_step : HighFidelityStep, optional
-        One high-fidelity step; nirom's own solver on the online problem when omitted.
+        One high-fidelity step; nirom's own solver on the online problem when omitted, at a
+        convergence ratio no looser than the online solve's (nor than the HF default).
     pod_tol : float
         Truncation of the incremental POD updates (relative).
     ecm_tol : float
@@ -70,7 +71,7 @@ class Enrichment:
     events: list = dataclasses.field(default_factory=list)
     hf_seconds: float = 0.0
     model: object = None          # the enriched model after a solve (``model.save(path)``)
-    _in_house: tuple | None = dataclasses.field(default=None, repr=False)   # (problem, rule, InHouseStep)
+    _in_house: tuple | None = dataclasses.field(default=None, repr=False)   # (problem, rule, settings, InHouseStep)
 
     def watched(self, model, indicator: str | None) -> list[str]:
         """The dual quantities checked at every step besides ``indicator``."""
@@ -85,13 +86,21 @@ class Enrichment:
                                   f"{sorted(available)} only (add [pod.<name>] to the offline configuration)")
         return [n for n in names if n != indicator]
 
-    def _in_house_step(self, problem, rule: str):
-        """nirom's solver on the problem, built once per problem (discretisation, stiffness pattern)."""
-        from rom.hifi import InHouseStep
+    def _in_house_step(self, problem, rule: str, online):
+        """nirom's solver on the problem, built once per problem (discretisation, stiffness pattern).
 
-        if self._in_house is None or self._in_house[0] is not problem or self._in_house[1] != rule:
-            self._in_house = (problem, rule, InHouseStep(problem, rule=rule))
-        return self._in_house[2]
+        Its convergence ratio is never looser than the online solve's (``online``, the
+        OnlineSettings), nor than the HF default: an enrichment snapshot must be at
+        least as converged as the reduced solution it repairs.
+        """
+        from rom.hifi import InHouseStep, NewtonSettings
+
+        default = NewtonSettings()
+        settings = NewtonSettings(rtol=min(default.rtol, online.rtol), atol=min(default.atol, online.atol))
+        key = (problem, rule, settings)
+        if self._in_house is None or self._in_house[0] is not problem or self._in_house[1:3] != key[1:]:
+            self._in_house = (problem, rule, settings, InHouseStep(problem, rule=rule, settings=settings))
+        return self._in_house[3]
 
     def reset(self) -> None:
         """Start a new solve: no enrichment yet (``max_enrichments`` counts per solve)."""
@@ -115,7 +124,7 @@ class Enrichment:
         started = time.perf_counter()
         model, problem, comm = operator.model, operator.problem, operator.comm
         full = reconstruct_state(operator, state)   # the same full state on every rank
-        hf = self.hf_step or self._in_house_step(problem, model.rule)
+        hf = self.hf_step or self._in_house_step(problem, model.rule, settings)
         t0 = time.perf_counter()
         result = hf(full, t_new)
         hf_seconds = time.perf_counter() - t0

@@ -13,7 +13,8 @@ imposed displacements, see :mod:`rom.lifting`):
 The external load is ``Σ table(t)·p·Φᵀf_set`` (pressure, reduced offline per face set;
 a pressure given per facet is reduced once when the operator is built)
 plus ``(ω(t))²·Φᵀf_c`` (centrifugal, from moments valid for any axis); temperatures
-are interpolated at the reduced points only. Nothing here touches the full mesh: a
+are interpolated at the reduced points only (the thermal strains measured from the
+temperature at the problem's first time, as the HF solver does). Nothing here touches the full mesh: a
 step costs the same whatever the high-fidelity mesh size.
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from io_adapters.errors import ConvergenceError, InputError
 
+from rom.convergence import is_converged, reference_force
 from rom.lifting import ImposedDisplacements
 from rom.parallel import allreduce_sum as _allreduce
 
@@ -54,8 +56,8 @@ class _Part:
     sub: object                       # SubdomainModel
     groups: list
     temperature_fields: np.ndarray | None    # (n_j, k) the problem's T_j at the reduced points
-    reference_temperature: np.ndarray        # (k,) used when the problem has no temperature
     imposed: ImposedDisplacements | None = None   # the problem's values at the lifting dofs
+    initial_temperature: np.ndarray | None = None  # (k,) T_0: the thermal strains are measured from it
 
 
 @dataclass
@@ -75,7 +77,10 @@ class ReducedState:
 
 @dataclass(frozen=True)
 class OnlineSettings:
-    """Newton settings of the reduced solve (same meaning as the high-fidelity ones)."""
+    """Newton settings of the reduced solve (same meaning as the high-fidelity ones:
+    the criterion of :mod:`rom.convergence` on the reduced residual, force scale and
+    coordinates; ``‖q‖`` is the mass norm of the displacement, the modes being
+    M-orthonormal)."""
 
     rtol: float = 1e-8
     atol: float = 1e-14
@@ -111,11 +116,10 @@ class ReducedOperator:
             if history is not None:
                 fields = np.asarray(history.fields)[:, sub.nodes] @ sub.temperature_interpolation.T
                 fields = np.asarray(fields)
-            reference = np.zeros(len(sub.points))
-            for g in groups:
-                reference[g.points] = float(getattr(g.law, "reference_temperature", None) or 0.0)
             imposed = ImposedDisplacements(problem, sub.lifting_dofs) if sub.has_lifting else None
-            self.parts.append(_Part(sub, groups, fields, reference, imposed))
+            part = _Part(sub, groups, fields, imposed)
+            part.initial_temperature = self.temperature(part, float(problem.times[0]))
+            self.parts.append(part)
         n = model.n_modes
         self.pressure = [(self._reduced_pressure(p), p.table) for p in problem.pressures]
         self.centrifugal = [(model.centrifugal_load(c.center, c.axis), float(c.omega), c.table)
@@ -155,8 +159,9 @@ class ReducedOperator:
         return out
 
     def temperature(self, part: _Part, t: float) -> np.ndarray:
+        """Temperature at the part's reduced points at time t, (k,) (zero when the problem has none)."""
         if part.temperature_fields is None:
-            return part.reference_temperature
+            return np.zeros(len(part.sub.points))
         return self.problem.temperature.coefficients(t) @ part.temperature_fields
 
     # ------------------------------------------------------------- state
@@ -171,15 +176,20 @@ class ReducedOperator:
         )
 
     def evaluate(self, state: ReducedState, q: np.ndarray, t_new: float, temperatures, lifting=None):
-        """Laws at the reduced points for coordinates q: (F, K, strain, stress, internal).
+        """Laws at the reduced points for coordinates q: (F, K, (F_Δ, |F|), strain, stress, internal).
 
-        ``lifting``: the imposed displacements' strain at t_new per part
-        (:meth:`lifting`; computed when omitted).
+        ``F = Σ w Bᵣᵀ σ`` and ``K = Σ w Bᵣᵀ D Bᵣ`` (n_modes,), (n_modes, n_modes);
+        ``F_Δ = Σ w Bᵣᵀ D (ε − ε_n)``, the force of the step's strain increment, and
+        ``|F| = Σ |w| |Bᵣ|ᵀ |σ|``, the magnitude of the reduced internal forces (no
+        cancellation: the reduced space holds no reaction, so ``F`` itself vanishes at
+        an equilibrium under imposed displacements): the scales of the convergence
+        test, :mod:`rom.convergence`. ``lifting``: the imposed
+        displacements' strain at t_new per part (:meth:`lifting`; computed when omitted).
         """
         n = self.n_modes
         if lifting is None:
             lifting = self.lifting(t_new)
-        F, K = np.zeros(n), np.zeros((n, n))
+        F, K, F_increment, F_magnitude = np.zeros(n), np.zeros((n, n)), np.zeros(n), np.zeros(n)
         strains, stresses, internals = [], [], []
         dt = t_new - state.time
         for i, part in enumerate(self.parts):
@@ -188,21 +198,25 @@ class ReducedOperator:
             stress = np.empty_like(strain)
             tangent = np.empty((len(strain), 6, 6))
             d_strain = strain - state.strain[i]
-            T_old, T_new = state.temperature[i], temperatures[i]
+            T_old, T_new, T_initial = state.temperature[i], temperatures[i], part.initial_temperature
             new_internal = []
             for g, old in zip(part.groups, state.internal[i]):
                 p = g.points
-                s, D, st = g.law.update(state.strain[i][p], d_strain[p], old, T_old[p], T_new[p] - T_old[p], dt)
+                s, D, st = g.law.update(state.strain[i][p], d_strain[p], old, T_old[p], T_new[p] - T_old[p], dt,
+                                        T_initial=T_initial[p])
                 stress[p], tangent[p] = s, D
                 new_internal.append(st)
             wB = (sub.weights[:, None, None] * sub.strain_operator).reshape(-1, n)   # (6k, n)
             F += wB.T @ stress.ravel()
             K += wB.T @ np.matmul(tangent, sub.strain_operator).reshape(-1, n)        # Σ w Bᵀ D B
+            F_increment += wB.T @ np.einsum("kij,kj->ki", tangent, d_strain).ravel()
+            F_magnitude += np.abs(wB).T @ np.abs(stress).ravel()
             strains.append(strain)
             stresses.append(stress)
             internals.append(new_internal)
-        FK = _allreduce(np.concatenate([F, K.ravel()]), self.comm)      # the only communication
-        return FK[:n], FK[n:].reshape(n, n), strains, stresses, internals
+        FK = _allreduce(np.concatenate([F, K.ravel(), F_increment, F_magnitude]), self.comm)   # the only communication
+        scales = (FK[n + n * n:2 * n + n * n], FK[2 * n + n * n:])
+        return FK[:n], FK[n:n + n * n].reshape(n, n), scales, strains, stresses, internals
 
     def newton(self, state: ReducedState, t_new: float, settings: OnlineSettings) -> ReducedState:
         temperatures = [self.temperature(p, t_new) for p in self.parts]
@@ -210,24 +224,28 @@ class ReducedOperator:
         f_ext = self.external_load(t_new)
         q = state.q.copy()
         history = []
-        reference = 0.0
+        correction = None
+        f_ext_norm = float(np.linalg.norm(f_ext))
         for iteration in range(settings.max_iterations + 1):
-            F, K, strain, stress, internal = self.evaluate(state, q, t_new, temperatures, lifting)
+            F, K, (F_increment, F_magnitude), strain, stress, internal = self.evaluate(
+                state, q, t_new, temperatures, lifting)
             r = F - f_ext
             norm = float(np.linalg.norm(r))
             history.append(norm)
             if not np.isfinite(norm):
                 break
-            reference = max(reference, float(np.linalg.norm(f_ext)), float(np.linalg.norm(F)),
-                            norm if iteration == 0 else 0.0)
-            if norm <= settings.rtol * reference + settings.atol:
+            reference = reference_force(f_ext_norm, np.linalg.norm(F_magnitude), np.linalg.norm(F_increment))
+            if is_converged(norm, reference, correction, float(np.linalg.norm(q - state.q)),
+                            rtol=settings.rtol, atol=settings.atol):
                 return ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history)
             if iteration == settings.max_iterations:
                 break
             try:
-                q = q - np.linalg.solve(K, r)
+                dq = np.linalg.solve(K, -r)
             except np.linalg.LinAlgError:
                 break
+            correction = float(np.linalg.norm(dq))
+            q = q + dq
         raise ConvergenceError(f"reduced Newton did not converge from t={state.time:g} to t={t_new:g}; "
                                "residual history " + ", ".join(f"{h:.3e}" for h in history))
 

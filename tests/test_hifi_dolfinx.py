@@ -20,6 +20,10 @@ the displacements are compared node by node, matched by coordinates.
   cumulated plastic strain compared at integration points matched by coordinates.
   Both sides solve each given time step as one increment (max_cuts=0): halving a
   step changes a path-dependent solution by O(Δt), far above the tolerance.
+- Thermo-elasticity with the thermal strain measured from the initial temperature
+  (``α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)``, Zset's convention), T_0 far from
+  T_ref, E(T) and a secant α(T) tabulated in temperature, P1 and P2: ≤ 1e-8 relative
+  on U at every step, and U = 0 when the temperature is back at T_0.
 - ``mpi``-marked: an elastic and a plastic case again with the cells split over
   the ranks (``make test`` runs them under ``mpiexec -n 2``).
 """
@@ -38,10 +42,10 @@ from scipy.spatial import cKDTree
 
 from helpers import meshes
 from io_adapters.mesh import Mesh
-from io_adapters.problem import Dirichlet, Pressure, Problem, TimeTable
+from io_adapters.problem import Dirichlet, Pressure, Problem, Temperature, TimeTable
 
 HELPERS = Path(__file__).parent / "helpers"
-SCRIPTS = ("dolfinx_reference_elasticity.py", "dolfinx_reference_plasticity.py")
+SCRIPTS = ("dolfinx_reference_elasticity.py", "dolfinx_reference_plasticity.py", "dolfinx_reference_thermal.py")
 TIGHT = dict(rtol=1e-11, atol=1e-12)
 
 pytestmark = pytest.mark.skipif(
@@ -138,6 +142,47 @@ def test_linear_elastic_pressures_match_dolfinx(references, case, linear_solver)
     np.testing.assert_array_equal(U[0], 0.0)
     for k in range(1, len(ref["times"])):
         assert relative_difference(U[k], ref["U"][k]) <= 1e-8, (case, k, relative_difference(U[k], ref["U"][k]))
+
+
+# ------------------------------------------------------- thermo-elasticity
+def thermal_problem(ref, behavior: str = "linear_elastic") -> Problem:
+    mesh = shuffled_mesh(ref, node_sets={"clamp": lambda x: np.isclose(x[..., 0], 0.0)}, face_sets={})
+    rows = match(mesh.points, ref["points"])            # nirom node of each reference node
+    nodal = np.empty_like(ref["T"])
+    nodal[:, rows] = ref["T"]
+    table = lambda values: {"temperature": ref["table_temperature"].tolist(), "value": values.tolist()}  # noqa: E731
+    material = {"behavior": behavior,
+                "elasticity": {"young": table(ref["young"]), "poisson": float(ref["poisson"])},
+                "thermal_strain": {"alpha": table(ref["alpha"]), "ref_temperature": float(ref["ref_temperature"])}}
+    if behavior == "gen_evp":           # a threshold the thermal stresses stay below: elastic answer
+        material["potential"] = {"flow": {"type": "norton", "K": 100.0, "n": 5.0},
+                                 "isotropic": {"type": "constant", "R0": 1e6}}
+    temperature = Temperature.from_key_times(ref["times"], nodal[:3], [0, 1, 2, 0])
+    return Problem(mesh=mesh, materials={"ALL_ELEMENT": material},
+                   dirichlet=tuple(Dirichlet("clamp", c, 0.0) for c in range(3)), temperature=temperature,
+                   times=ref["times"], source=f"dolfinx thermal P{int(ref['degree'])}")
+
+
+@pytest.mark.parametrize("behavior", ["linear_elastic", "gen_evp"])
+@pytest.mark.parametrize("case", ["thermal_p1", "thermal_p2"])
+def test_thermal_strain_from_initial_temperature_matches_dolfinx(references, case, behavior):
+    """T_0 = 100 + 50 x/L, T_ref = 20: the body is unstrained at T_0, strained by T − T_0 only."""
+    from rom.hifi import NewtonSettings, solve
+
+    ref = references[case]
+    assert ref["T"][0].min() > 4 * float(ref["ref_temperature"])     # T_0 is far from T_ref
+    problem = thermal_problem(ref, behavior)
+    np.testing.assert_allclose(problem.temperature.at(ref["times"])[:, match(problem.mesh.points, ref["points"])],
+                               ref["T"], rtol=1e-14)
+    sim = solve(problem, settings=NewtonSettings(**TIGHT))
+    U = sim.fields["U"].values[:, match(problem.mesh.points, ref["points"])]
+    for k in (1, 2):
+        assert np.abs(ref["U"][k]).max() > 1e-3
+        assert relative_difference(U[k], ref["U"][k]) <= 1e-8, (case, k, relative_difference(U[k], ref["U"][k]))
+    # back at T_0: no strain, no stress (measured from T_ref, α(T_0)(T_0 − T_ref) would remain)
+    assert np.abs(ref["U"][3]).max() < 1e-14
+    assert np.abs(U[3]).max() < 1e-12 * np.abs(U).max()
+    assert np.abs(sim.fields["sig"].values[3]).max() < 1e-6 * np.abs(sim.fields["sig"].values).max()
 
 
 # ---------------------------------------------------------------- plasticity

@@ -87,6 +87,7 @@ class Discretization:
     pressure: list
     centrifugal: list
     _assembler: object = field(default=None, repr=False, compare=False)
+    _initial_temperature: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_points(self) -> int:
@@ -137,6 +138,23 @@ class Discretization:
             return None
         nodal = np.asarray(history.at(t), dtype=np.float64)[self.local.point_ids]
         return self.interpolation @ nodal
+
+    def point_temperature(self, t: float) -> np.ndarray:
+        """Temperature at the local integration points, (n_local_points,); zero when the
+        problem has none (no law then depends on it: the Problem checks that)."""
+        T = self.temperature(t)
+        return np.zeros(self.n_points) if T is None else T
+
+    @property
+    def initial_temperature(self) -> np.ndarray:
+        """Temperature ``T_0`` at the local points at the problem's first time, (n_local_points,).
+
+        The laws measure the thermal strain from it (``α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)``,
+        Zset's convention): a step that starts elsewhere (an enrichment) still uses it.
+        """
+        if self._initial_temperature is None:
+            self._initial_temperature = self.point_temperature(float(self.problem.times[0]))
+        return self._initial_temperature
 
 
 def _assign_laws(problem) -> list[tuple[str, object, np.ndarray]]:

@@ -40,6 +40,10 @@ class ScipySystem:
         """(norm over free dofs, norm over constrained dofs)."""
         return float(np.linalg.norm(vector[self.free])), float(np.linalg.norm(vector[~self.free]))
 
+    def local_norms(self, *vectors: np.ndarray) -> list[float]:
+        """Euclidean norms of local dof vectors (3 n_local_nodes,) over all dofs."""
+        return [float(np.linalg.norm(v)) for v in vectors]
+
     def solve(self, stiffness: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
         K = sp.csr_matrix(stiffness, copy=True)
         K = _eliminate(K, self.disc.constrained) + self.diagonal
@@ -154,6 +158,17 @@ class PetscSystem:
 
             free, fixed = self.comm.allreduce(np.array([free, fixed]), op=MPI.SUM)
         return float(np.sqrt(free)), float(np.sqrt(fixed))
+
+    def local_norms(self, *vectors: np.ndarray) -> list[float]:
+        """Euclidean norms of local dof vectors (3 n_local_nodes,), each dof counted once
+        (on the rank that owns it; one Allreduce for all of them)."""
+        owned = self.disc.owned
+        squares = np.array([float(np.sum(np.asarray(v)[owned] ** 2)) for v in vectors])
+        if self.comm is not None:
+            from mpi4py import MPI
+
+            squares = self.comm.allreduce(squares, op=MPI.SUM)
+        return [float(np.sqrt(x)) for x in squares]
 
     def solve(self, stiffness: sp.spmatrix, rhs) -> np.ndarray:
         K = sp.csr_matrix(stiffness)   # not modified: the eliminated entries are zeroed in the COO values

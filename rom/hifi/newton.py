@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from io_adapters.errors import ConvergenceError
+from rom.convergence import is_converged, reference_force
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,11 @@ class NewtonSettings:
     Attributes
     ----------
     rtol : float
-        Converged when ``‖r_free‖ ≤ rtol · max(‖f_ext‖, ‖F_int‖, ‖r_0‖) + atol``,
-        ``r_0`` being the step's first residual (it gives the scale when loads and
-        internal forces vanish at the solution, as in a free thermal expansion).
+        Convergence ratio (a Zset deck's ``*ratio``). An iterate is converged when
+        ``‖r_free‖ ≤ rtol · F_ref + atol`` with ``F_ref = max(‖f_ext‖, ‖F_int‖,
+        ‖Bᵀ w D Δε‖)`` taken at that iterate only, and the correction that produced it
+        is below ``rtol`` times the step's displacement increment (or the residual is
+        already below ``rtol²``): see :mod:`rom.convergence`.
     atol : float
     max_iterations : int
     max_cuts : int
@@ -78,19 +81,8 @@ def initial_state(disc, time: float) -> LocalState:
 
 
 def _temperature(disc, t: float) -> np.ndarray:
-    """Temperature at the local points; each law's reference where the problem has none."""
-    T = disc.temperature(t)
-    if T is not None:
-        return T
-    T = np.zeros(disc.n_points)
-    for region in disc.regions:
-        T[region.points] = _reference_temperature(region.law)
-    return T
-
-
-def _reference_temperature(law) -> float:
-    value = getattr(law, "reference_temperature", None)
-    return 0.0 if value is None else float(value)
+    """Temperature at the local points (zero where the problem has none)."""
+    return disc.point_temperature(t)
 
 
 def constitutive_update(disc, state: LocalState, strain: np.ndarray, T_new: np.ndarray, dt: float):
@@ -107,10 +99,11 @@ def constitutive_update(disc, state: LocalState, strain: np.ndarray, T_new: np.n
     tangent = np.empty((n, 6, 6))
     internal = []
     d_strain = strain - state.strain
+    T_initial = disc.initial_temperature          # thermal strains are measured from T_0
     for region, old in zip(disc.regions, state.internal):
         p = region.points
         s, D, new = region.law.update(state.strain[p], d_strain[p], old, state.temperature[p],
-                                      T_new[p] - state.temperature[p], dt)
+                                      T_new[p] - state.temperature[p], dt, T_initial=T_initial[p])
         stress[p], tangent[p] = s, D
         internal.append(new)
     return stress, tangent, internal
@@ -138,21 +131,22 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
     u = state.u.copy()
     imposed = np.zeros_like(u)
     imposed[disc.constrained] = disc.dirichlet_values(t_new)[disc.constrained] - u[disc.constrained]
-    initial_residual = 0.0
     if system.any(np.any(imposed)):   # decided by all ranks together
         stress, tangent, _ = constitutive_update(disc, state, state.strain, T_new, dt)
         K = disc.stiffness(tangent)
         predictor = system.assemble(fem.internal_forces(disc.B, disc.weights, stress) - f_ext + K @ imposed)
-        initial_residual = system.norms(predictor)[0]
         u = u + imposed + system.solve(K, _negate(system, predictor))
     history = []
     previous = None
-    reference = initial_residual
+    correction = None      # the predictor is the whole increment: no correction test before a Newton step
+    f_ext_norm = _total_norm(system, system.assemble(f_ext))
     for iteration in range(settings.max_iterations + 1):
         strain = (disc.B @ u).reshape(-1, 6)
         stress, tangent, internal = constitutive_update(disc, state, strain, T_new, dt)
         f_int = fem.internal_forces(disc.B, disc.weights, stress)
-        scale = max(_total_norm(system, system.assemble(f_ext)), _total_norm(system, system.assemble(f_int)))
+        f_increment = fem.internal_forces(disc.B, disc.weights, np.einsum("pij,pj->pi", tangent, strain - state.strain))
+        reference = reference_force(f_ext_norm, _total_norm(system, system.assemble(f_int)),
+                                    _total_norm(system, system.assemble(f_increment)))
         residual = system.assemble(f_int - f_ext)   # assembled last: PETSc reuses one vector
         free_norm, _ = system.norms(residual)
         history.append(free_norm)
@@ -162,16 +156,18 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
                 u_prev, norm_prev, du_prev, cuts = previous
                 u = u_prev + 0.5 ** (cuts + 1) * du_prev
                 previous = (u_prev, norm_prev, du_prev, cuts + 1)
+                correction = None if correction is None else 0.5 * correction
                 continue
             break
-        reference = max(reference, scale, free_norm if iteration == 0 else 0.0)
-        if free_norm <= settings.rtol * reference + settings.atol:
+        increment = system.local_norms(u - state.u)[0] if correction is not None else 0.0
+        if is_converged(free_norm, reference, correction, increment, rtol=settings.rtol, atol=settings.atol):
             return LocalState(t_new, u, strain, stress, internal, T_new, history)
         if iteration == settings.max_iterations:
             break
         K = disc.stiffness(tangent)
         du = system.solve(K, _negate(system, residual))
         previous = (u, free_norm, du, 0)
+        correction = system.local_norms(du)[0]
         u = u + du
     raise ConvergenceError(
         f"Newton did not converge from t={state.time:g} to t={t_new:g} "

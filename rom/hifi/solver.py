@@ -43,7 +43,10 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
     linear_solver : {"auto", "scipy", "mumps", "cg-gamg"}, optional
     settings : NewtonSettings, optional
         Defaults from ``problem.solver`` (``tolerance`` → rtol, ``atol``,
-        ``max_iterations``, ``max_cuts``).
+        ``max_iterations``, ``max_cuts``): a Zset deck's ``*ratio`` is the ratio of
+        :mod:`rom.convergence`, which makes nirom at least as converged as Zset at the
+        same ratio. The settings used are recorded in the result's
+        ``provenance["newton"]``.
     cell_parts : (n_cells,) int array, optional
         Rank of each cell (METIS when omitted).
 
@@ -78,7 +81,7 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
     times = np.asarray(problem.times, dtype=np.float64)
     state = initial_state(disc, times[0])
     names = _output_layout(disc, state)
-    sink = _Sink(problem, names, rule, output, rank)
+    sink = _Sink(problem, names, rule, output, rank, settings)
     newton_iterations = 0
     try:
         sink.add(_gather(disc, state, names, comm), times[0])
@@ -154,8 +157,9 @@ def _gather(disc, state: LocalState, names, comm) -> dict[str, np.ndarray] | Non
 class _Sink:
     """Where the steps go: a store being appended (rank 0), or memory."""
 
-    def __init__(self, problem, names, rule, output, rank):
+    def __init__(self, problem, names, rule, output, rank, settings):
         self.problem, self.names, self.rule, self.rank = problem, names, rule, rank
+        self.settings = settings
         self.times, self.steps = [], []
         self.appender = None
         if output is not None and rank == 0:
@@ -163,7 +167,7 @@ class _Sink:
 
             specs = {n: (s, c, rule if s == "integration_point" else None) for n, (s, c) in names.items()}
             self.appender = StoreAppender(output, problem.mesh, specs, parameters=_parameters(problem),
-                                          provenance=_provenance(problem, rule))
+                                          provenance=_provenance(problem, rule, settings))
 
     def add(self, values, t: float) -> None:
         if values is None:
@@ -186,13 +190,15 @@ class _Sink:
             values = np.stack([s[name] for s in self.steps]) if self.steps else np.zeros((0, 0, len(comps)))
             fields[name] = Field(support, comps, values, self.rule if support == "integration_point" else None)
         return Simulation(self.problem.mesh, np.asarray(self.times), fields, _parameters(self.problem),
-                          _provenance(self.problem, self.rule))
+                          _provenance(self.problem, self.rule, self.settings))
 
 
 def _parameters(problem) -> dict:
     return dict(getattr(problem, "parameters", {}) or {})
 
 
-def _provenance(problem, rule) -> dict:
+def _provenance(problem, rule, settings: NewtonSettings) -> dict:
+    """Where the results come from, with the convergence ratio they were solved to."""
     return {"format": "nirom-hifi", "solver": "nirom.rom.hifi", "problem": str(problem.source),
-            "integration_rule": rule, "engineering_shear": ["eto"]}
+            "integration_rule": rule, "engineering_shear": ["eto"],
+            "newton": {"rtol": settings.rtol, "atol": settings.atol, "criterion": "rom.convergence"}}

@@ -2,13 +2,17 @@
 
 Every law is a small frozen dataclass with the same interface::
 
-    stress, tangent, state = law.update(strain_old, d_strain, state_old, T_old, d_T, dt)
+    stress, tangent, state = law.update(strain_old, d_strain, state_old, T_old, d_T, dt,
+                                        T_initial=T_0)
     state = law.initial_state(n)
     law.state_names, law.state_shapes, law.density, law.behavior
 
 with strains (n, 6) in Voigt order ``[11, 22, 33, 12, 23, 31]`` and engineering shears,
 stresses (n, 6) with plain components, tangents ``dσ/dε`` (n, 6, 6), temperatures (n,)
 and states as dicts of arrays of leading dimension n (see :mod:`rom.materials.voigt`).
+``T_initial`` is the temperature of each point at the start of the computation: the
+thermal strain is ``α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)`` (Zset's convention; every
+solver of nirom passes it, see ``docs/zset.md``); omitted, it is measured from ``T_ref``.
 
 Laws
 ----

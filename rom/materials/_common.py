@@ -53,3 +53,15 @@ def check_finite(law, **arrays) -> None:
             raise InputError(
                 f"{law.behavior}: {name} is not finite at {bad.size} points (first: {bad[:5].tolist()})"
             )
+
+
+def initial_temperature(law, t_initial, n: int) -> np.ndarray | None:
+    """The temperature at the start of the computation as an (n,) array, or None when not given."""
+    if t_initial is None:
+        return None
+    value = np.asarray(t_initial, dtype=float)
+    if value.shape not in ((), (n,)):
+        raise InputError(f"{law.behavior}: T_initial must be a float or an ({n},) array, found shape {value.shape}")
+    if not np.isfinite(value).all():
+        raise InputError(f"{law.behavior}: T_initial is not finite")
+    return np.broadcast_to(value, (n,))

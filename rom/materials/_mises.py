@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from io_adapters.errors import ConvergenceError
-from rom.materials._common import check_finite, check_inputs, temperatures
+from rom.materials._common import check_finite, check_inputs, initial_temperature, temperatures
 from rom.materials.elastic import elastic_tangent
 from rom.materials.hardening import NortonFlow
 
@@ -262,6 +262,8 @@ class MisesLaw:
         T_old: np.ndarray | float | None,
         d_T: np.ndarray | float | None,
         dt: float,
+        *,
+        T_initial: np.ndarray | float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Integrate one increment at every point.
 
@@ -276,6 +278,10 @@ class MisesLaw:
             Temperature at the start of the increment and its increment.
         dt : float
             Time increment (>= 0; a rate-dependent law does not flow when dt = 0).
+        T_initial : (n,) array or float, optional
+            Temperature at the start of the computation, from which the thermal
+            strain is measured (``T_ref`` when omitted): ``εᵗʰ = α(T)(T − T_ref) −
+            α(T_0)(T_0 − T_ref)``.
 
         Returns
         -------
@@ -300,9 +306,16 @@ class MisesLaw:
         t_old, d_t = temperatures(self, T_old, d_T, n)
         state_old = {k: np.asarray(state_old[k], dtype=float) for k in self.state_names}
         check_finite(self, strain_old=strain_old, d_strain=d_strain, T_old=t_old, d_T=d_t)
+        # the thermal strain of the initial temperature, a constant of each point
+        offset = None
+        if self.thermal_strain is not None:
+            t_initial = initial_temperature(self, T_initial, n)
+            if t_initial is not None:
+                offset = self.thermal_strain.alpha.at(t_initial) * (t_initial - self.thermal_strain.ref_temperature)
+                offset = np.broadcast_to(offset, (n,))
         stress, tangent, state, failed, residual = self._integrate(
             np.asarray(strain_old, dtype=float), np.asarray(d_strain, dtype=float), state_old,
-            t_old, d_t, float(dt), 0,
+            t_old, d_t, float(dt), 0, offset,
         )
         if failed.any():
             bad = np.flatnonzero(failed)
@@ -315,8 +328,12 @@ class MisesLaw:
             )
         return stress, tangent, state
 
-    def _integrate(self, e_old, de, state, t_old, d_t, dt, level):
-        """One increment at every point, halved locally where the local Newton fails."""
+    def _integrate(self, e_old, de, state, t_old, d_t, dt, level, offset=None):
+        """One increment at every point, halved locally where the local Newton fails.
+
+        ``offset`` (n,): the thermal strain of the initial temperature, subtracted
+        from ``α(T)(T − T_ref)`` (None: none).
+        """
         n = e_old.shape[0]
         stress = np.empty((n, 6))
         tangent = np.empty((n, 6, 6))
@@ -328,14 +345,17 @@ class MisesLaw:
             failed[rows], residual[rows] = self._block(
                 e_old[rows], de[rows], {k: v[rows] for k, v in state.items()}, t_old[rows], d_t[rows], dt,
                 stress[rows], tangent[rows], {k: v[rows] for k, v in new.items()},
+                None if offset is None else offset[rows],
             )
         if failed.any() and level < self.integration.max_subdivisions:
             idx = np.flatnonzero(failed)
             half, half_t = 0.5 * de[idx], 0.5 * d_t[idx]
             sub = {k: v[idx] for k, v in state.items()}
-            s1, _, st1, f1, r1 = self._integrate(e_old[idx], half, sub, t_old[idx], half_t, 0.5 * dt, level + 1)
+            sub_offset = None if offset is None else offset[idx]
+            s1, _, st1, f1, r1 = self._integrate(e_old[idx], half, sub, t_old[idx], half_t, 0.5 * dt, level + 1,
+                                                 sub_offset)
             s2, t2, st2, f2, r2 = self._integrate(
-                e_old[idx] + half, half, st1, t_old[idx] + half_t, half_t, 0.5 * dt, level + 1
+                e_old[idx] + half, half, st1, t_old[idx] + half_t, half_t, 0.5 * dt, level + 1, sub_offset
             )
             stress[idx], tangent[idx] = s2, t2
             for k in new:
@@ -344,8 +364,11 @@ class MisesLaw:
             residual[idx] = np.where(f1, r1, r2)
         return stress, tangent, new, failed, residual
 
-    def _block(self, e_old, de, state, t_old, d_t, dt, stress_out, tangent_out, state_out):
-        """Integrate m <= BLOCK points; writes the outputs, returns (failed, residual) (m,)."""
+    def _block(self, e_old, de, state, t_old, d_t, dt, stress_out, tangent_out, state_out, offset=None):
+        """Integrate m <= BLOCK points; writes the outputs, returns (failed, residual) (m,).
+
+        ``offset`` (m,): thermal strain of the initial temperature (None: none).
+        """
         integ = self.integration
         theta = integ.theta
         m = e_old.shape[0]
@@ -481,7 +504,7 @@ class MisesLaw:
         ee = e1
         ee -= ep
         if self.thermal_strain is not None:
-            ee[:3] -= self.thermal_strain(t1)
+            ee[:3] -= self.thermal_strain(t1) if offset is None else self.thermal_strain(t1) - offset
         sig = stress_out.T
         mean = ee[0] + ee[1] + ee[2]
         np.multiply(ee[:3], 2.0 * mu1, out=sig[:3])

@@ -51,7 +51,7 @@ def _history(values, n_t: int, n: int | None, what: str) -> np.ndarray | None:
 
 
 def drive(law, times, *, controlled, strain=None, stress=None, temperature=None, state=None,
-          tol: float = 1e-10, max_iterations: int = 30) -> Trajectory:
+          initial_temperature=None, tol: float = 1e-10, max_iterations: int = 30) -> Trajectory:
     """Drive a batch of material points through a mixed strain / stress history.
 
     Parameters
@@ -70,6 +70,12 @@ def drive(law, times, *, controlled, strain=None, stress=None, temperature=None,
         Temperature history (None for a temperature-independent law).
     state : dict, optional
         Initial state of the n points; ``law.initial_state(n)`` when omitted.
+    initial_temperature : float or (n,) array, optional
+        Temperature T_0 from which the thermal strain is measured
+        (``α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)``); the temperature at the first
+        time when omitted, as in a structural computation that starts there. Give
+        the law's ``ref_temperature`` to measure the thermal strain from ``T_ref``
+        (e.g. to continue from a ``state`` reached in an earlier computation).
     tol : float
         Bound on the stress residual of the free components, relative to
         ``max(1, max_i |σ_i|)`` at each point.
@@ -112,6 +118,10 @@ def drive(law, times, *, controlled, strain=None, stress=None, temperature=None,
             raise InputError(f"driver: temperature must have {n_t} rows, found shape {temp.shape}")
         temp = np.broadcast_to(temp, (n_t, n))
     free = np.flatnonzero(~controlled)
+    t_initial = None
+    if temp is not None:
+        t_initial = temp[0] if initial_temperature is None else np.broadcast_to(
+            np.asarray(initial_temperature, dtype=float), (n,))
 
     current = law.initial_state(n) if state is None else {k: np.array(v, dtype=float) for k, v in state.items()}
     out_strain = np.zeros((n_t, n, 6))
@@ -129,7 +139,8 @@ def drive(law, times, *, controlled, strain=None, stress=None, temperature=None,
         e_new[:, controlled] = strain_h[i][:, controlled]
         target = stress_h[i]
         for _ in range(max_iterations):
-            sig, tangent, new_state = law.update(e_old, e_new - e_old, current, t_old, d_t, dt)
+            sig, tangent, new_state = law.update(e_old, e_new - e_old, current, t_old, d_t, dt,
+                                                 T_initial=t_initial)
             if free.size == 0:
                 break
             res = sig[:, free] - target[:, free]

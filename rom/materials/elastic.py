@@ -2,10 +2,13 @@
 
 Equations (small strain, Voigt conventions of :mod:`rom.materials.voigt`)::
 
-    ε^th = α(T) (T − T_ref) I                   (secant form, as Zset)
+    ε^th = [α(T) (T − T_ref) − α(T_0) (T_0 − T_ref)] I      (secant α, as Zset)
     σ    = λ tr(ε − ε^th) I + 2μ (ε − ε^th)     λ = Eν/((1+ν)(1−2ν)),  μ = E/(2(1+ν))
 
-with E(T), ν(T), α(T) evaluated at the end-of-increment temperature. In Voigt form
+with E(T), ν(T), α(T) evaluated at the end-of-increment temperature and T_0 the
+temperature of the point at the start of the computation (the thermal strain is
+measured from the initial state, so a body at its initial temperature is unstrained;
+Zset, Abaqus and Code_Aster use the same convention, see ``docs/zset.md``). In Voigt form
 ``D = λ 1⊗1 + 2μ diag(1, 1, 1, ½, ½, ½)`` (engineering shears on the strain side).
 """
 
@@ -17,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from io_adapters.errors import ConfigError
-from rom.materials._common import check_inputs, temperatures
+from rom.materials._common import check_inputs, initial_temperature, temperatures
 from rom.materials.tables import Coefficient, as_coefficient
 
 
@@ -51,7 +54,14 @@ class IsotropicElasticity:
 
 @dataclass(frozen=True)
 class ThermalStrain:
-    """Isotropic thermal strain ``α(T) (T − T_ref) I`` (secant coefficient α)."""
+    """Isotropic thermal strain ``[α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)] I`` (secant α).
+
+    ``T_ref`` is the material's reference temperature (of the secant coefficient α)
+    and ``T_0`` the point's temperature at the start of the computation: the strain
+    vanishes while ``T = T_0`` (Zset's convention, verified on Zset runs; Abaqus and
+    Code_Aster do the same). Without ``T_0`` (``initial=None``) the strain is measured
+    from ``T_ref``, which is the same thing when ``T_0 = T_ref``.
+    """
 
     alpha: Coefficient
     ref_temperature: float = 0.0
@@ -60,9 +70,21 @@ class ThermalStrain:
         object.__setattr__(self, "alpha", as_coefficient(self.alpha, "thermal_strain 'alpha'"))
         object.__setattr__(self, "ref_temperature", float(self.ref_temperature))
 
-    def __call__(self, temperature: np.ndarray) -> np.ndarray:
-        """Scalar thermal strain ``α(T)(T − T_ref)`` (the same on 11, 22, 33), shape (n,)."""
-        return self.alpha.at(temperature) * (temperature - self.ref_temperature)
+    def __call__(self, temperature: np.ndarray, initial: np.ndarray | float | None = None) -> np.ndarray:
+        """Scalar thermal strain (the same on 11, 22, 33), shape (n,).
+
+        Parameters
+        ----------
+        temperature : (n,) array
+            Current temperature T.
+        initial : (n,) array or float, optional
+            Temperature T_0 at the start of the computation; the strain is
+            ``α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)``. Omitted: ``α(T)(T − T_ref)``.
+        """
+        strain = self.alpha.at(temperature) * (temperature - self.ref_temperature)
+        if initial is not None:
+            strain = strain - self.alpha.at(initial) * (initial - self.ref_temperature)
+        return strain
 
 
 def elastic_tangent(lam, mu, n: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -140,6 +162,8 @@ class LinearElastic:
         T_old: np.ndarray | float | None,
         d_T: np.ndarray | float | None,
         dt: float,
+        *,
+        T_initial: np.ndarray | float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Stress and tangent at the end of an increment.
 
@@ -153,6 +177,9 @@ class LinearElastic:
             Temperature at the start and its increment.
         dt : float
             Time increment (unused).
+        T_initial : (n,) array or float, optional
+            Temperature at the start of the computation, from which the thermal
+            strain is measured (``T_ref`` when omitted).
 
         Returns
         -------
@@ -169,6 +196,7 @@ class LinearElastic:
         lam, mu = self.elasticity.lame(temperature)
         strain = np.add(strain_old, d_strain)
         if self.thermal_strain is not None:
-            strain[:, :3] -= self.thermal_strain(temperature)[:, None]
+            initial = initial_temperature(self, T_initial, n)
+            strain[:, :3] -= self.thermal_strain(temperature, initial)[:, None]
         stress = elastic_stress(strain, lam, mu)
         return stress, elastic_tangent(lam, mu, n), {}

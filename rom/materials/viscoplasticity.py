@@ -2,7 +2,7 @@
 
 Equations (small strain; Zset ``gen_evp``, see ZSET_FORMAT §7)::
 
-    ε = εᵉ + εᵗʰ + εᵛᵖ,   σ = λ tr(εᵉ) I + 2μ εᵉ,   εᵗʰ = α(T)(T − T_ref) I
+    ε = εᵉ + εᵗʰ + εᵛᵖ,   σ = λ tr(εᵉ) I + 2μ εᵉ,   εᵗʰ = [α(T)(T − T_ref) − α(T_0)(T_0 − T_ref)] I
     f = J(σ − X) − R,     J(a) = sqrt(3/2 dev a : dev a)
     ṗ = ⟨f/K⟩ⁿ (Norton)   [or f ≤ 0 with consistency: ``*flow plasticity``]
     ε̇ᵛᵖ = ṗ (3/2) dev(σ − X)/J(σ − X)
