@@ -6,38 +6,76 @@ element models via empirical cubature*, CMAME 313. Given the values ``G (m, n)``
 ``w (n,)``, find a few points ``S`` and positive weights ``ω`` such that
 ``G[:, S] @ ω ≈ G @ w`` for every integrand of the span.
 
+What ``tol`` guarantees
+-----------------------
+For the integrands as given (the rows of ``G``; with :func:`ecm_integrands` that is
+after its stress compression, ``stress_tol``) and the returned rule ``(S, ω)``::
+
+    ‖G w − G[:, S] ω‖₂ ≤ tol ‖G w‖₂
+
+— the Euclidean norm of the vector of the ``m`` integrals, relative to the exact
+one. It is checked on ``G`` itself before :func:`ecm` returns (the returned
+``residual`` is that ratio), never inferred from the compressed problem. Hence,
+for any combination ``g = cᵀ G`` of the integrands, ``|∫g − Σ_S ω g| ≤ tol ‖c‖ ‖G w‖``.
+Rows of ``G`` are weighed as given: a row ten times larger counts ten times more,
+and a constant row (the volume, integrated exactly) counts in ``‖G w‖``; leave it
+out (``ecm_integrands(..., include_volume=False)``) to bound the other rows alone.
+The constant is integrated exactly in any case. A set whose integrals all vanish
+(``‖G w‖`` at round-off) is refused: there is nothing to be relative to.
+
 Steps of :func:`ecm`
 --------------------
-1. **Compression** (``compress=True``). The integrands are centred (their
-   ``|w|``-weighted mean removed) and the weighted matrix ``(G − ḡ 1ᵀ) diag(√|w|)``
-   is factorised by a tall-skinny QR (blocks of points, so memory stays at one
-   block) followed by the SVD of the small ``R``; the left singular vectors are
-   kept while the discarded energy exceeds ``svd_tol² ‖G √|w|‖²_F``. The basis of
-   the integrand space is then the constant ``1/√|V|`` followed by the ``r``
-   centred, ``L²(|w|)``-orthonormal functions ``Σ⁻¹ Zᵀ (G − ḡ 1ᵀ)``: the CONSTANT
-   IS ALWAYS IN THE SPAN, so the volume is an integrand like the others. Without
-   compression the basis is the raw integrands with a row of ones on top.
+1. **Compression** (``compress=True``). The Gram matrix ``G |w| Gᵀ`` (``m × m``,
+   accumulated over blocks of points, so memory stays at one block) is
+   diagonalised: ``G √|w| = Z Σ Vᵀ`` with ``Z`` orthogonal. ``r`` is the smallest
+   rank whose discarded singular values satisfy ``(Σ_{i≥r} s_i²)^½ ≤ svd_tol ‖G w‖ / √M``
+   (``M = Σ|w|``), i.e. they carry at most ``svd_tol`` of the exact integrals
+   (``‖Z_⊥ᵀ G w‖ ≤ (Σ_{i≥r} s_i²)^½ √M``). If ``r < m / 3`` the rows of the
+   least-squares problem are the *rotated* integrands ``Z_rᵀ G`` — not normalised,
+   so that ``‖Z_rᵀ e‖`` is the caller's error ``e = G w − G_S ω`` seen in those
+   directions, and ``‖e‖² = ‖Z_rᵀ e‖² + ‖Z_⊥ᵀ e‖²`` exactly. Otherwise rotating costs
+   more (``2 r m n`` once) than it saves (``2 (m − r) n`` per greedy iteration, about
+   ``1.5 r`` iterations) and the rows are ``G`` itself, as without compression. A
+   reduced rule has larger weights ``ω_q ≫ w_q`` and can amplify the discarded part
+   (``‖Z_⊥ᵀ e‖ ≤ s_{r+1} ‖(w − ω)/√|w|‖``, ``ω`` zero off ``S``), which is why the
+   bound is checked on ``G`` (step 4) rather than assumed. The Gram matrix squares
+   the condition number, so directions below ``~1e-8 s₁`` are not the exact singular
+   vectors; ``Z`` is orthogonal all the same, and since the check is on ``G`` this can
+   cost rows, never accuracy. Either way a constant row ``α 1`` with
+   ``α = ‖G w‖ / V`` comes first, so a relative volume error ``δ`` weighs like a
+   relative error ``δ`` on the integrals.
 2. **Exact integrals** ``b = J w`` with the signed FE weights (Zset's tet10 rule has
-   negative ones; the ``L²(|w|)`` norm is used for the compression).
+   negative ones; ``|w|`` is used for the compression).
 3. **Greedy + non-negative least squares** — Lawson–Hanson's active-set NNLS with an
    early stop, which is exactly the ECM loop: pick the admissible point (positive FE
    weight, not selected) whose column of ``J`` is most positively correlated
    (cosine) with the residual ``b − J_S ω_S``; solve the least-squares problem on the
    selected set with an incrementally updated QR (one Gram–Schmidt step, twice,
    per added point); when a weight would become non-positive, step back to the
-   feasible boundary and drop the point(s) whose weight reached zero (the QR is
-   rebuilt then), as Lawson–Hanson does. Ties between equally correlated points
-   (symmetric meshes) are broken by the seeded random generator.
-4. **Exact volume**: before each stopping test the weights are scaled by
-   ``V / Σω`` (``V = Σ w``), which makes the constant integrand exact to round-off
-   and changes the rest by a relative ``O(residual)``; the test is
-   ``‖b − J_S ω‖ ≤ tol ‖b‖`` with those scaled weights.
+   feasible boundary and drop the point(s) whose weight reached zero (Givens
+   downdates of the QR), as Lawson–Hanson does. In the caller's norm the dominant
+   directions weigh most, so points are dropped more often than with an orthonormal
+   basis; the rules come out smaller (``docs/benchmarks.md``). Ties between equally
+   correlated points (symmetric meshes) are broken by the seeded random generator.
+4. **Exact volume and the check**: before each stopping test the weights are scaled
+   by ``V / Σω`` (``V = Σ w``), which makes the constant exact to round-off. Once the
+   compressed residual ``‖b − J_S ω‖`` is within ``tol ‖G w‖`` (it is a lower bound
+   of the caller's error), the error on ``G`` itself is computed (``m × k``, cheap)
+   and the greedy stops only when it is within ``tol ‖G w‖`` too. If not, and the
+   discarded directions carry more than half of that budget
+   (``‖Z_⊥ᵀ e‖ = (‖e‖² − ‖Z_rᵀ e‖²)^½ > tol ‖G w‖ / 2``), ``r`` grows to where the
+   discarded energy is expected to bring that share below a quarter (it scales
+   with ``(Σ_{i≥r} s_i²)^½``), the QR of the selected points is refactorised with
+   the new rows, and the greedy goes on from the current points and weights;
+   otherwise the greedy simply goes on. With the default ``svd_tol`` the growth is
+   rare (none in 300 random sets of the tests' kind; the tests force it with a coarse
+   ``svd_tol``); with every direction kept the check can only fail by round-off
+   (``ConvergenceError``).
 
-What ``tol`` guarantees (compressed basis): for every integrand ``g`` of the retained
-span, ``|∫g − Σ_S ω g| ≤ residual · ‖b‖ · ‖g‖_{L²(|w|)}`` with ``‖b‖ = √V`` for
-positive weights, i.e. a relative error ``tol`` on the scale ``√V ‖g‖ ≥ |∫g|``; the
-training integrands themselves add their truncation error (``svd_tol``, relative to
-the whole set).
+Why check rather than pick the truncation once: the amplification of the discarded
+part depends on the weights the greedy will find, which are not known beforehand; a
+truncation safe for any rule would keep the numerical rank and cost the compression
+its speed. The check costs one ``m × k`` product per stopping test.
 
 :func:`ecm_integrands` builds the integrands of the reduced internal virtual work
 ``σ : ε(ψ_k)`` from stress snapshots and displacement modes. ECM needs no
@@ -63,6 +101,8 @@ __all__ = ["ReducedQuadrature", "ecm", "ecm_integrands"]
 _BLOCK = 16384          # points per block of the tall-skinny QR
 _DEPENDENT = 1e-10      # a column whose part orthogonal to the selected ones is below this (relative) is dependent
 _TIE = 1e-12            # scores within this relative distance of the best are tied
+_ROTATE = 1 / 3         # rotate onto the leading directions of the integrands only when fewer than this share
+_trtrs = sla.get_lapack_funcs("trtrs", dtype=np.float64)
 
 
 # ============================================================ the container
@@ -78,11 +118,12 @@ class ReducedQuadrature:
     weights : (k,) float array
         Positive reduced weights.
     residual : float
-        Relative integration error achieved on the ECM basis, ``‖b − J_S ω‖ / ‖b‖``:
-        the compressed orthonormal basis (see the module docstring), or the raw
-        integrands with a row of ones when built with ``compress=False``.
+        Relative integration error achieved on the integrands given to :func:`ecm`,
+        ``‖G w − G[:, points] weights‖₂ / ‖G w‖₂`` (≤ ``tol`` unless stopped by
+        ``max_points``).
     n_integrand_modes : int
-        Number of functions of the ECM basis (the constant included).
+        Number of rows of the least-squares problem the greedy solved (the constant
+        included): ``1 + r`` compressed, ``1 + n_integrands`` without compression.
     """
 
     points: np.ndarray
@@ -139,7 +180,7 @@ class ReducedQuadrature:
 def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 0,
         initial: np.ndarray | None = None, compress: bool = True, max_points: int | None = None,
         svd_tol: float | None = None) -> ReducedQuadrature:
-    """Empirical Cubature: few points with positive weights that integrate ``integrands``.
+    """Empirical Cubature: few points with positive weights that integrate ``integrands`` to ``tol``.
 
     Parameters
     ----------
@@ -149,8 +190,9 @@ def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 
         FE integration weights ``w_q det J``; negative ones (Zset tet10) are used for the
         exact integrals but such points are never selected.
     tol : float
-        Relative integration error to reach, ``0 < tol < 1``: stop when
-        ``‖b − J_S ω‖ ≤ tol ‖b‖`` (see the module docstring for what it bounds).
+        Relative integration error to reach, ``0 < tol < 1``: on return
+        ``‖G w − G[:, points] ω‖₂ ≤ tol ‖G w‖₂`` for ``G = integrands`` (the Euclidean
+        norm of the vector of integrals; see the module docstring).
     seed : int
         Seed of the generator that breaks ties between equally correlated points; the
         result is a deterministic function of the inputs and the seed.
@@ -159,26 +201,32 @@ def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 
         points starts the greedy; those that keep a positive weight stay selected as long
         as they are useful.
     compress : bool
-        Replace the integrands by an orthonormal basis of their span truncated at
-        ``svd_tol`` (recommended; much faster for many integrands).
+        Solve the least-squares problems on the integrands rotated onto the leading left
+        singular vectors of ``G √|w|`` when fewer than a third of them are needed (faster
+        for many correlated integrands), on ``G`` otherwise. ``tol`` holds on ``G``
+        either way.
     max_points : int, optional
         At most this many points; if reached first, the rule is returned with its
         achieved ``residual`` (> ``tol``) and a warning is logged.
     svd_tol : float, optional
-        Truncation of the compression: relative Frobenius norm of the discarded part
-        of ``G √|w|``; ``tol`` when omitted.
+        First truncation of the compression: the discarded singular values of
+        ``G √|w|`` carry at most ``svd_tol ‖G w‖`` of the exact integrals; ``tol`` when
+        omitted. More directions are added if the check on ``G`` needs them, so this
+        sets the speed, not the accuracy.
 
     Returns
     -------
     ReducedQuadrature
         Points (increasing) and positive weights; ``weights.sum()`` equals ``weights``'s
-        sum (the volume) to round-off.
+        sum (the volume) to round-off; ``residual`` is the achieved relative error on
+        ``integrands``.
 
     Raises
     ------
     InputError
         Shapes differ, non-finite values, no point with a positive weight, or a
-        non-positive volume; bad ``initial`` indices.
+        non-positive volume; integrals that all vanish (``‖G w‖`` at round-off); bad
+        ``initial`` indices.
     ConfigError
         ``tol`` (or ``svd_tol``) not in (0, 1), ``max_points`` < 1.
     ConvergenceError
@@ -198,14 +246,13 @@ def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 
         raise InputError(f"ecm: the weights sum to {volume:g}; the volume must be positive")
     start = _check_initial(initial, w)
 
-    J = _integrand_basis(G, w, svd_tol) if compress else np.vstack([np.ones((1, G.shape[1])), G])
-    b = J @ w
+    basis = _IntegrandBasis(G, w, svd_tol=svd_tol if compress else None)
     rng = np.random.default_rng(seed)
-    points, omega, residual = _greedy(J, b, candidates=candidates, tol=tol, rng=rng, initial=start,
-                                      max_points=len(J) if max_points is None else int(max_points))
+    points, omega, residual = _greedy(basis, candidates=candidates, tol=tol, rng=rng, initial=start,
+                                      max_points=None if max_points is None else int(max_points))
     order = np.argsort(points)
     return ReducedQuadrature(points=points[order], weights=omega[order], residual=residual,
-                             n_integrand_modes=len(J))
+                             n_integrand_modes=basis.n_rows)
 
 
 def ecm_integrands(B: sp.spmatrix, weights: np.ndarray, stress_snapshots: np.ndarray, modes: np.ndarray, *,
@@ -358,25 +405,83 @@ def _truncation_rank(s: np.ndarray, total_energy: float, tol: float) -> int:
     return min(r, int(np.count_nonzero(s > 1e-14 * s[0])))
 
 
-def _integrand_basis(G: np.ndarray, w: np.ndarray, svd_tol: float) -> np.ndarray:
-    """The compressed basis ``J (1 + r, n_points)``: constant first, then L²(|w|)-orthonormal centred modes."""
+class _IntegrandBasis:
+    """Rows ``J`` of the greedy's least-squares problem, and the caller's integrands for the check.
+
+    Row 0 is the constant ``α 1`` (``α = ‖G w‖ / V``); the others are ``G`` itself, or the
+    rotated integrands ``Z_rᵀ G`` (``G √|w| = Z Σ Vᵀ``), leading ``r`` first, more of them
+    on demand (:meth:`extend`).
+    """
+
+    def __init__(self, G: np.ndarray, w: np.ndarray, *, svd_tol: float | None):
+        m, n = G.shape
+        self.G = G
+        self.integrals = G @ w                                           # the caller's exact integrals
+        self.scale = float(np.linalg.norm(self.integrals))
+        abs_w = np.abs(w)
+        measure = float(abs_w.sum())
+        self.Zt, self.tail, self.r = None, None, m
+        if svd_tol is None:
+            energy = float(np.einsum("ij,ij,j->", G, G, abs_w))          # ‖G √|w|‖²_F
+        else:
+            Z, eigenvalues = _left_singular_vectors(G, np.sqrt(abs_w))
+            energy = float(eigenvalues.sum())
+            tail = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])   # tail[r] = Σ_{i≥r} s_i²
+            r = int(np.argmax(tail <= (svd_tol * self.scale) ** 2 / measure))
+            if r < _ROTATE * m:                                          # few directions: rotating pays
+                self.Zt, self.tail, self.r = Z.T, tail, r
+        if not self.scale > 1e-14 * np.sqrt(measure * energy):
+            raise InputError(f"ecm: the integrals of the integrands vanish (‖G w‖ = {self.scale:.3e} for "
+                             f"‖G √|w|‖ √Σ|w| = {np.sqrt(measure * energy):.3e}); a relative tolerance on "
+                             "them cannot be met: include the constant integrand (ecm_integrands does by default)")
+        self.alpha = self.scale / float(w.sum())
+        self.J = np.empty((1 + self.r, n))
+        self.J[0] = self.alpha
+        if self.Zt is None:
+            self.J[1:] = G
+        else:
+            np.matmul(self.Zt[:self.r], G, out=self.J[1:])
+        self.b = self.J @ w
+
+    @property
+    def n_rows(self) -> int:
+        return self.J.shape[0]
+
+    @property
+    def complete(self) -> bool:
+        """True when no direction of the integrands is left out."""
+        return self.Zt is None or self.r >= len(self.Zt)
+
+    def rank_for(self, discarded: float) -> int:
+        """Smallest ``r`` whose discarded energy ``Σ_{i≥r} s_i²`` is at most ``discarded``."""
+        return int(np.argmax(self.tail <= discarded))
+
+    def error(self, points: list[int], omega: np.ndarray) -> float:
+        """The caller's error ``‖G w − G[:, points] ω‖``."""
+        return float(np.linalg.norm(self.integrals - self.G[:, points] @ omega))
+
+    def extend(self, r: int) -> None:
+        """Add the rotated integrands ``r_old … r − 1`` to the rows."""
+        r = min(max(r, self.r + 1), len(self.Zt))
+        self.J = np.vstack([self.J, self.Zt[self.r:r] @ self.G])
+        self.b = np.concatenate([self.b, self.Zt[self.r:r] @ self.integrals])
+        self.r = r
+
+
+def _left_singular_vectors(G: np.ndarray, root_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Z (m, m)`` and ``s² (m,)`` (decreasing) of ``G √|w| = Z Σ Vᵀ``, from the Gram matrix ``G |w| Gᵀ``.
+
+    The Gram matrix (accumulated over blocks of points) squares the condition number, so
+    the directions below ``~1e-8 s₁`` are not the exact singular vectors; ``Z`` is
+    orthogonal all the same, which is all the check on ``G`` needs (module docstring).
+    """
     m, n = G.shape
-    abs_w = np.abs(w)
-    measure = float(abs_w.sum())
-    mean = (G @ abs_w) / measure                                        # (m,)
-    root = np.sqrt(abs_w)
-    blocks = (((G[:, i:i + _BLOCK] - mean[:, None]) * root[i:i + _BLOCK]).T for i in range(0, n, _BLOCK))
-    R = _tsqr_r(blocks, m)
-    _, s, Zt = np.linalg.svd(R, full_matrices=False)
-    total = float(np.sum(s ** 2) + measure * mean @ mean)             # ‖G √|w|‖²_F: centred part ⊥ constant
-    r = _truncation_rank(s, total, svd_tol)
-    J = np.empty((1 + r, n))
-    J[0] = 1.0 / np.sqrt(measure)
-    if r:
-        combination = Zt[:r] / s[:r, None]                              # (r, m)
-        np.matmul(combination, G, out=J[1:])
-        J[1:] -= (combination @ mean)[:, None]
-    return J
+    gram = np.zeros((m, m))
+    for start in range(0, n, _BLOCK):
+        block = G[:, start:start + _BLOCK] * root_w[start:start + _BLOCK]
+        gram += block @ block.T
+    eigenvalues, Z = np.linalg.eigh(gram)
+    return Z[:, ::-1], np.maximum(eigenvalues[::-1], 0.0)
 
 
 def _stress_principal_components(S: np.ndarray, root_w: np.ndarray, tol: float) -> np.ndarray:
@@ -446,10 +551,32 @@ class _SelectedSet:
             return np.ones(k, dtype=bool)
         return np.array([self.append(j) for j in old], dtype=bool)
 
+    def remove(self, keep: np.ndarray) -> None:
+        """Keep the positions ``keep`` (bool mask) only: Givens downdates of the QR (``qr_delete``).
+
+        A subset of independent columns stays independent, so nothing else can drop out.
+        """
+        k = int(np.count_nonzero(keep))
+        Q, R = self.Q[:, :self.k], self.R[:self.k, :self.k]
+        for position in np.flatnonzero(~keep)[::-1]:
+            Q, R = sla.qr_delete(Q, R, position, 1, which="col", check_finite=False)
+        self.index = np.asarray(self.index, dtype=np.int64)[keep].tolist()
+        if k:                                            # (from a square Q, qr_delete returns the full factors)
+            self.Q[:, :k], self.R[:k, :k] = Q[:, :k], R[:k, :k]
+            self.qb[:k] = self.Q[:, :k].T @ self.b
+
+    def reset(self, J: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The same columns of a taller ``J`` (the basis grew): refactorise; the mask of those kept."""
+        p = J.shape[0]
+        self.J, self.b = J, b
+        self.Q, self.R, self.qb = np.zeros((p, p)), np.zeros((p, p)), np.zeros(p)
+        return self.rebuild(np.ones(self.k, dtype=bool))
+
     def solve(self) -> np.ndarray:
         """Unconstrained least-squares weights on the selected columns."""
         k = self.k
-        return sla.solve_triangular(self.R[:k, :k], self.qb[:k], check_finite=False)
+        z, _ = _trtrs(self.R[:k, :k], self.qb[:k])            # LAPACK directly: solve_triangular's checks cost more
+        return z
 
     def fitted(self) -> np.ndarray:
         """``J_S z`` for the least-squares solution ``z`` (``Q Qᵀ b``)."""
@@ -472,63 +599,83 @@ def _lawson_hanson(selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, l
         x[position] = 0.0
         drop = x <= 1e-14 * max(float(x.max()), 0.0)
         drop[position] = True
-        index = np.asarray(selected.index)
-        removed.extend(index[drop].tolist())
-        kept = selected.rebuild(~drop)
-        x = x[~drop][kept]
-        removed.extend(index[~drop][~kept].tolist())
+        removed.extend(np.asarray(selected.index)[drop].tolist())
+        selected.remove(~drop)
+        x = x[~drop]
     return np.zeros(0), removed
 
 
-def _greedy(J: np.ndarray, b: np.ndarray, *, candidates: np.ndarray, tol: float, rng: np.random.Generator,
-            initial: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, float]:
-    p, n = J.shape
-    norm_b = float(np.linalg.norm(b))
-    target = tol * norm_b
-    inverse_norm = 1.0 / np.sqrt(np.einsum("ij,ij->j", J, J))
+def _scaled(basis: _IntegrandBasis, selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights scaled to the exact volume (row 0 is the constant) and the norm of the residual in ``J``."""
+    if selected.k == 0:
+        return x, float(np.linalg.norm(basis.b))
+    factor = basis.b[0] / (basis.J[0, selected.index] @ x)
+    return x * factor, float(np.linalg.norm(basis.b - factor * selected.fitted()))
+
+
+def _grow(basis: _IntegrandBasis, selected: _SelectedSet, x: np.ndarray, r: int) -> np.ndarray:
+    """Rows up to ``r``; the selected points refitted (Lawson–Hanson from their current weights)."""
+    before = basis.n_rows
+    basis.extend(r)
+    log.debug("ecm: %d points; the check on the integrands asked for more directions: %d → %d rows",
+              selected.k, before, basis.n_rows)
+    kept = selected.reset(basis.J, basis.b)
+    x, _ = _lawson_hanson(selected, x[kept])
+    return x
+
+
+def _greedy(basis: _IntegrandBasis, *, candidates: np.ndarray, tol: float, rng: np.random.Generator,
+            initial: np.ndarray, max_points: int | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Points and volume-exact weights with ``‖G w − G_S ω‖ ≤ tol ‖G w‖`` (module docstring, 3–4)."""
+    target = tol * basis.scale
     admissible = np.where(candidates, 0.0, -np.inf)              # 0 where a point may be picked
-    selected = _SelectedSet(J, b)
+    selected = _SelectedSet(basis.J, basis.b)
     x = np.zeros(0)
 
     if len(initial):
-        x0, _ = sopt.nnls(J[:, initial], b, maxiter=50 * max(len(initial), p))
+        x0, _ = sopt.nnls(basis.J[:, initial], basis.b, maxiter=50 * max(len(initial), basis.n_rows))
         for j in initial[x0 > 0]:
             if selected.append(j):
                 x = np.append(x, x0[initial == j])
         x, _ = _lawson_hanson(selected, x)
 
-    def scaled(weights):
-        """Weights scaled to the exact volume (row 0 is the constant) and the residual norm."""
-        if selected.k == 0:
-            return weights, norm_b
-        factor = b[0] / (J[0, selected.index] @ weights)
-        return weights * factor, float(np.linalg.norm(b - factor * selected.fitted()))
-
-    blocked = np.zeros(n, dtype=bool)
-    for _ in range(4 * p + 2 * len(initial) + 50):
-        omega, residual = scaled(x)
-        if residual <= target:
-            break
-        if selected.k >= max_points:
-            log.warning("ecm: stopped at max_points=%d with relative residual %.3e > tol %.1e",
-                        max_points, residual / norm_b, tol)
-            break
-        if selected.k >= p:
-            raise ConvergenceError(f"ecm: {p} points integrate the {p} basis functions with relative residual "
-                                   f"{residual / norm_b:.3e}, above tol {tol:.1e} (tol below round-off?)")
-        r = b - selected.fitted() if selected.k else b
-        scores = (r @ J) * inverse_norm + admissible
-        if selected.k:
-            scores[selected.index] = -np.inf
-        scores[blocked] = -np.inf
-        j = int(np.argmax(scores))
-        best = scores[j]
-        if not best > 1e-13 * float(np.linalg.norm(r)):
-            raise ConvergenceError(f"ecm: no admissible point improves the fit; relative residual "
-                                   f"{residual / norm_b:.3e} with {selected.k} points, above tol {tol:.1e}")
-        tied = np.flatnonzero(scores >= best - _TIE * abs(best))
-        if len(tied) > 1:
-            j = int(rng.choice(tied))
+    inverse_norm = 1.0 / np.sqrt(np.einsum("ij,ij->j", basis.J, basis.J))
+    blocked = np.zeros(basis.J.shape[1], dtype=bool)
+    budget, iterations = 4 * basis.n_rows + 2 * len(initial) + 50, 0
+    while True:
+        iterations += 1
+        omega, residual = _scaled(basis, selected, x)
+        if iterations > budget:
+            raise ConvergenceError(f"ecm: no convergence after {budget} iterations (relative error "
+                                   f"{basis.error(selected.index, omega) / basis.scale:.3e}, tol {tol:.1e})")
+        grow_to = None
+        if residual <= target:                           # ‖Z_rᵀ e‖ ≤ ‖e‖: only now can the check pass
+            error = basis.error(selected.index, omega)
+            if error <= target:
+                break
+            discarded = np.sqrt(max(error ** 2 - residual ** 2, 0.0))       # ‖Z_⊥ᵀ e‖
+            if discarded > target / 2 and not basis.complete:
+                grow_to = basis.rank_for(basis.tail[basis.r] * (target / (4 * discarded)) ** 2)
+        if grow_to is None:
+            if max_points is not None and selected.k >= max_points:
+                log.warning("ecm: stopped at max_points=%d with relative error %.3e > tol %.1e", max_points,
+                            basis.error(selected.index, omega) / basis.scale, tol)
+                break
+            j = _pick(basis, selected, inverse_norm, admissible, blocked, rng)
+            if j < 0 and basis.complete:
+                error = basis.error(selected.index, omega) / basis.scale
+                raise ConvergenceError(f"ecm: no admissible point improves the fit; relative error {error:.3e} "
+                                       f"with {selected.k} points on {basis.n_rows} rows, above tol {tol:.1e} "
+                                       "(tol below round-off?)")
+            if j < 0:                                            # nothing left to add on these rows
+                grow_to = len(basis.Zt)
+        if grow_to is not None:
+            rows = basis.n_rows
+            x = _grow(basis, selected, x, grow_to)
+            inverse_norm = 1.0 / np.sqrt(np.einsum("ij,ij->j", basis.J, basis.J))
+            blocked[:] = False
+            budget += 4 * (basis.n_rows - rows) + 2 * selected.k
+            continue
         if not selected.append(j):
             blocked[j] = True
             continue
@@ -537,10 +684,27 @@ def _greedy(J: np.ndarray, b: np.ndarray, *, candidates: np.ndarray, tol: float,
             blocked[:] = False
             if j in removed:
                 blocked[j] = True
-    else:
-        raise ConvergenceError(f"ecm: no convergence after {4 * p + 2 * len(initial) + 50} iterations "
-                               f"(relative residual {residual / norm_b:.3e}, tol {tol:.1e})")
     points = np.asarray(selected.index, dtype=np.int64)
-    omega, _ = scaled(x)
-    residual = float(np.linalg.norm(b - J[:, points] @ omega)) / norm_b if len(points) else 1.0
-    return points, omega, residual
+    omega, _ = _scaled(basis, selected, x)
+    return points, omega, basis.error(selected.index, omega) / basis.scale
+
+
+def _pick(basis: _IntegrandBasis, selected: _SelectedSet, inverse_norm: np.ndarray, admissible: np.ndarray,
+          blocked: np.ndarray, rng: np.random.Generator) -> int:
+    """The admissible point whose column is most correlated (cosine) with the residual; −1 if none improves it.
+
+    ``admissible`` is 0 where a point may be picked, ``−∞`` elsewhere. Ties are broken by ``rng``.
+    """
+    if selected.k >= basis.n_rows:
+        return -1
+    r = basis.b - selected.fitted() if selected.k else basis.b
+    scores = (r @ basis.J) * inverse_norm + admissible
+    if selected.k:
+        scores[selected.index] = -np.inf
+    scores[blocked] = -np.inf
+    j = int(np.argmax(scores))
+    best = scores[j]
+    if not best > 1e-13 * float(np.linalg.norm(r)):
+        return -1
+    tied = np.flatnonzero(scores >= best - _TIE * abs(best))
+    return int(rng.choice(tied)) if len(tied) > 1 else j
