@@ -4,76 +4,105 @@ Several case files make a batch (Monte Carlo draws, a design study): the model i
 loaded once, every case file is checked before the first solve, a diverging case is
 reported and the others still run (exit code 1 then), and a summary closes the run.
 
-``case.toml``::
+``case.toml`` (every key but ``problem`` optional; the defaults shown)::
 
     problem = "new_loading.toml"     # the new loading: TOML problem or Zset .inp (same file drives the HF solver)
-    output = "online.h5"             # reconstructed U and dual fields (+ XDMF); optional
+    output = "online.h5"             # reconstructed U and dual fields (+ XDMF); default: none written
     fields = ["evrcum"]              # dual fields to reconstruct (default: all of the model's)
 
     [indicator]
     field = "evrcum"                 # default: the model's
-    tol = 1e-3                       # level that triggers an enrichment
+    tol = 1e-3                       # level that triggers an enrichment (default: the model's, else 1e-3)
 
     [adaptive]
-    enabled = true
+    enabled = false                  # true or false (a string is refused)
+    tol = 1e-3                       # default: [indicator] tol
     max_enrichments = 10
     pod_tol = 1e-10
-    watch = ["sig"]                  # fit residuals that also trigger (default: sig if the model has it)
+    ecm_tol = 1e-5                   # default: the model's [ecm] tol
+    watch = ["sig"]                  # fit residuals that also trigger (default "auto": sig if the model has it)
     hf_step = "in-house"             # or { command = "my_solver {state} {result} {t_new}" }
-    save_model = "rom_enriched.h5"   # optional
+    save_model = "rom_enriched.h5"   # default: the enriched model is not saved
 
     [solver]
     rtol = 1e-8
+    atol = 1e-14
     max_iterations = 25
     max_cuts = 6
 
-Relative paths are relative to the case file. Rank 0 prints the run report:
+The tables are :class:`rom.settings.IndicatorSettings`, :class:`~rom.settings.AdaptiveSettings`
+and :class:`~rom.settings.SolverSettings` (their fields document the keys); a case is
+a :class:`Case`. Relative paths are relative to the case file. Every problem of a case
+file (unknown keys, types, ranges) is reported at once. Rank 0 prints the run report:
 per-step Newton iterations, indicator, enrichments and times.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from io_adapters.errors import ConfigError
+import numpy as np
+
 from io_adapters.toml_file import read_toml
+
+from rom.settings import AdaptiveSettings, IndicatorSettings, Settings, SolverSettings, option, problems_error, \
+    settings_from
 
 log = logging.getLogger("nirom")
 
-_KEYS = {"problem", "output", "fields", "indicator", "adaptive", "solver"}
-_ADAPTIVE = {"enabled", "max_enrichments", "pod_tol", "ecm_tol", "hf_step", "save_model", "tol", "watch"}
-_SOLVER = {"rtol", "atol", "max_iterations", "max_cuts"}
-_INDICATOR = {"field", "tol"}
+
+@dataclass(frozen=True)
+class Case(Settings):
+    """One online case: a new loading and how to solve it (the keys of a case file).
+
+    Parameters
+    ----------
+    problem : Path
+        The new loading: a TOML problem or a Zset ``.inp`` (required).
+    output : Path, optional
+        Store of the reconstructed ``U`` and dual fields (+ XDMF); none when omitted.
+    fields : tuple of str, optional
+        Dual fields to reconstruct (default: all of the model's).
+    indicator : IndicatorSettings
+        ``field``: the indicator's dual quantity (default: the model's).
+    adaptive : AdaptiveSettings
+        Enrichment. :func:`load_case` sets its ``tol`` from ``[indicator] tol`` when
+        ``[adaptive]`` gives none (the case's enrichment level is written in either
+        table); still None, the model's indicator tolerance applies.
+    solver : SolverSettings
+        The reduced Newton.
+    source : Path, optional
+        The case file (None for a case built in Python).
+    """
+
+    problem: Path = option(what="the new loading: a TOML problem or a Zset .inp")
+    output: Path | None = None
+    fields: tuple[str, ...] | None = None
+    indicator: IndicatorSettings = option(default_factory=IndicatorSettings)
+    adaptive: AdaptiveSettings = option(default_factory=AdaptiveSettings)
+    solver: SolverSettings = option(default_factory=SolverSettings)
+    source: Path | None = option(None, key=False)
 
 
-def load_case(path: str | Path) -> dict:
+def load_case(path: str | Path) -> Case:
     """Read and check a case file; every problem reported at once (ConfigError)."""
     path = Path(path)
     data = read_toml(path, "case file")
-    errors = [f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})" for k in data if k not in _KEYS]
-    for table, known in (("adaptive", _ADAPTIVE), ("solver", _SOLVER), ("indicator", _INDICATOR)):
-        errors += [f"unknown key '{k}' in [{table}] (known: {', '.join(sorted(known))})"
-                   for k in data.get(table, {}) if k not in known]
-    if "problem" not in data:
-        errors.append("'problem' (the new loading: a TOML problem or a Zset .inp) is required")
-    else:
-        data["problem"] = path.parent / data["problem"]
-        if not data["problem"].exists():
-            errors.append(f"problem file {data['problem']} does not exist")
-    for key in ("output",):
-        if key in data:
-            data[key] = path.parent / data[key]
-    if "save_model" in data.get("adaptive", {}):
-        data["adaptive"]["save_model"] = path.parent / data["adaptive"]["save_model"]
-    hf = data.get("adaptive", {}).get("hf_step", "in-house")
-    if not (hf == "in-house" or (isinstance(hf, dict) and set(hf) == {"command"})):
-        errors.append(f"[adaptive] hf_step must be \"in-house\" or {{ command = \"...\" }}, found {hf!r}")
+    errors: list[str] = []
+    problem = data.get("problem")
+    if isinstance(problem, str) and problem and not (path.parent / problem).exists():
+        errors.append(f"problem file {path.parent / problem} does not exist")
+    case = settings_from(Case, data, where="", errors=errors, base_dir=path.parent, source=path)
     if errors:
-        raise ConfigError(f"{path}: " + (errors[0] if len(errors) == 1 else
-                                         f"{len(errors)} problems:\n  - " + "\n  - ".join(errors)))
-    return data
+        raise problems_error(errors, path)
+    given = (data.get("indicator") or {}).get("tol")
+    if case.adaptive.tol is None and given is not None:
+        case = dataclasses.replace(case, adaptive=dataclasses.replace(case.adaptive, tol=case.indicator.tol))
+    return case
 
 
 def run_online(model_path: str | Path, case_paths, comm) -> int:
@@ -107,7 +136,7 @@ def run_online(model_path: str | Path, case_paths, comm) -> int:
             print(f"== case {k}/{len(cases)}: {path}", flush=True)
         start = time.perf_counter()
         try:
-            result, adaptive = _solve_case(model, case, comm)
+            result = _solve_case(model, case, comm)
         except ConvergenceError as exc:
             failed.append(path)
             summary.append((path, None, time.perf_counter() - start, str(exc).splitlines()[0]))
@@ -117,38 +146,42 @@ def run_online(model_path: str | Path, case_paths, comm) -> int:
         seconds = time.perf_counter() - start
         summary.append((path, result, seconds, None))
         if comm.rank == 0:
-            print(report(result, seconds, adaptive))
-            if case.get("output"):
-                print(f"results: {case['output']} (+ {Path(case['output']).with_suffix('.xdmf').name} for ParaView)")
+            print(report(result, seconds))
+            if case.output is not None:
+                print(f"results: {case.output} (+ {case.output.with_suffix('.xdmf').name} for ParaView)")
     if comm.rank == 0 and len(cases) > 1:
         print(batch_summary(summary))
     return 1 if failed else 0
 
 
-def _solve_case(model, case: dict, comm):
-    """One case: (result, enrichment policy or None); the enriched model saved if asked."""
+def _solve_case(model, case: Case, comm):
+    """One case: the OnlineResult (every rank); the enriched model saved if asked."""
     from io_adapters.problem import read_problem
     from rom.adaptive import Enrichment
     from rom.hifi import ExternalCommandStep
-    from rom.reduced import OnlineSettings
 
-    problem = read_problem(case["problem"])
-    settings = OnlineSettings(**case.get("solver", {}))
-    indicator = case.get("indicator", {})
+    problem = read_problem(case.problem)
+    options = case.adaptive
     adaptive = None
-    options = case.get("adaptive", {})
-    if options.get("enabled", False):
-        hf = options.get("hf_step", "in-house")
-        hf_step = None if hf == "in-house" else ExternalCommandStep(hf["command"], problem.mesh)
-        tol = options.get("tol", indicator.get("tol", model.settings.get("indicator", {}).get("tol", 1e-3)))
-        adaptive = Enrichment(tol=float(tol), hf_step=hf_step, pod_tol=options.get("pod_tol", 1e-10),
-                              ecm_tol=options.get("ecm_tol"), max_enrichments=options.get("max_enrichments", 10),
-                              watch=tuple(options["watch"]) if "watch" in options else "auto")
-    result = model.solve(problem, comm=comm, fields=case.get("fields"), output=case.get("output"),
-                         settings=settings, indicator=indicator.get("field"), adaptive=adaptive)
-    if adaptive is not None and options.get("save_model") and adaptive.model is not None:
-        adaptive.model.save(options["save_model"], comm=comm)
-    return result, adaptive
+    if options.enabled:
+        hf_step = (None if options.hf_step == "in-house"
+                   else ExternalCommandStep(options.hf_step["command"], problem.mesh, comm=comm))
+        adaptive = Enrichment(tol=enrichment_tol(case, model), hf_step=hf_step, pod_tol=options.pod_tol,
+                              ecm_tol=options.ecm_tol, max_enrichments=options.max_enrichments, watch=options.watch)
+    result = model.solve(problem, comm=comm, fields=case.fields, output=case.output, settings=case.solver,
+                         indicator=case.indicator.field, adaptive=adaptive)
+    if options.save_model is not None and result.enrichments:
+        result.model.save(options.save_model, comm=comm)
+    return result
+
+
+def enrichment_tol(case: Case, model) -> float:
+    """The level that triggers an enrichment: the case's (``[adaptive] tol``, else its
+    ``[indicator] tol``, see :func:`load_case`), else the model's indicator tolerance,
+    else ``IndicatorSettings().tol``."""
+    if case.adaptive.tol is not None:
+        return case.adaptive.tol
+    return float(model.settings.get("indicator", {}).get("tol", IndicatorSettings().tol))
 
 
 def batch_summary(rows) -> str:
@@ -159,27 +192,25 @@ def batch_summary(rows) -> str:
         if result is None:
             lines.append(f"  {name:32s}  diverged after {seconds:.2f} s: {error}")
             continue
-        p = result.parameters
-        lines.append(f"  {name:32s} {len(result.times) - 1:6d} {seconds:11.3f} {max(p['indicator']):15.3e} "
-                     f"{len(p.get('enrichments', [])):12d}")
+        lines.append(f"  {name:32s} {result.n_times - 1:6d} {seconds:11.3f} {float(np.max(result.indicator)):15.3e} "
+                     f"{len(result.enrichments):12d}")
     solved = sum(1 for row in rows if row[1] is not None)
     lines.append(f"  {solved} of {len(rows)} cases solved")
     return "\n".join(lines)
 
 
-def report(result, seconds: float, adaptive=None) -> str:
-    """The run report: one line per step, then totals."""
-    p = result.parameters
-    enriched = {e["step"] for e in p.get("enrichments", [])}
-    watched = p.get("watched", {})
+def report(result, seconds: float) -> str:
+    """The run report of an :class:`rom.online.OnlineResult`: one line per step, then totals."""
+    enriched = {e.step for e in result.enrichments}
+    watched = result.watched
     lines = ["step      time   newton   indicator" + "".join(f" {name + ' fit':>11s}" for name in watched)
              + "  enriched"]
     for k, t in enumerate(result.times):
-        lines.append(f"{k:4d} {t:9.4g} {p['newton_iterations'][k]:8d} {p['indicator'][k]:11.3e}"
+        lines.append(f"{k:4d} {t:9.4g} {int(result.newton_iterations[k]):8d} {result.indicator[k]:11.3e}"
                      + "".join(f" {values[k]:11.3e}" for values in watched.values())
                      + f"  {'yes' if k in enriched else ''}")
-    lines.append(f"online time {seconds:.3f} s ({p['online_seconds']:.3f} s in the reduced solves), "
+    lines.append(f"online time {seconds:.3f} s ({result.online_seconds:.3f} s in the reduced solves), "
                  f"{len(enriched)} enrichments")
-    if adaptive is not None and adaptive.hf_seconds:
-        lines.append(f"high-fidelity steps: {adaptive.hf_seconds:.3f} s ({100 * adaptive.hf_seconds / seconds:.0f} %)")
+    if result.hf_seconds:
+        lines.append(f"high-fidelity steps: {result.hf_seconds:.3f} s ({100 * result.hf_seconds / seconds:.0f} %)")
     return "\n".join(lines)

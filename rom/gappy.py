@@ -250,6 +250,30 @@ class GappyReconstructor:
         ratio = np.sqrt(np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0))
         return ratio.reshape(lead)[()]
 
+    def fit_values(self, values_at_points: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Coordinates of one field's fit and the absolute norms of its residual and data.
+
+        Parameters
+        ----------
+        values_at_points : (k, n_components) array
+
+        Returns
+        -------
+        coordinates : (n_modes,) array
+        residual : float
+            ``‖y_S − Φ_S a‖`` over the reduced points of every rank.
+        norm : float
+            ``‖y_S‖`` (the caller chooses the scale of the relative residual).
+        """
+        flat, lead = self._flatten(values_at_points)
+        if lead != ():
+            raise InputError(f"gappy reconstructor: fit_values takes one field ({len(self.points)}, "
+                             f"{self.n_components}), found {np.shape(values_at_points)}")
+        coordinates = _allreduce(flat @ self.operator.T, self.comm)
+        error = flat - coordinates @ self.restricted.T
+        sums = _allreduce(np.array([float(np.sum(error * error)), float(np.sum(flat * flat))]), self.comm)
+        return coordinates[0], float(np.sqrt(max(sums[0], 0.0))), float(np.sqrt(sums[1]))
+
     def _flatten(self, values) -> tuple[np.ndarray, tuple[int, ...]]:
         y = np.asarray(values, dtype=np.float64)
         k, n_c = len(self.points), self.n_components

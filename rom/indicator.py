@@ -101,6 +101,8 @@ def _simulation(value, what: str):
         import io_adapters
 
         return io_adapters.read(str(value))
+    if hasattr(value, "to_simulation"):          # an online result (serial)
+        return value.to_simulation()
     if not hasattr(value, "fields") or not hasattr(value, "times"):
         raise InputError(f"true_error: the {what} must be a Simulation or a result file, found {type(value).__name__}")
     return value

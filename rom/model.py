@@ -24,8 +24,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from io_adapters.atomic import atomic_path
-from io_adapters.errors import InputError
+from io_adapters.errors import ConfigError, InputError
 from io_adapters.mesh import Mesh
+from io_adapters.store.hdf5 import _read_mesh, _write_mesh
+
+from rom.ecm import ReducedQuadrature
+from rom.pod import ReducedBasis
 
 FORMAT_NAME = "nirom-rom"
 FORMAT_VERSION = 1
@@ -33,7 +37,7 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True, eq=False)
 class DualField:
-    """Gappy-POD data of one dual quantity on one subdomain.
+    """POD data of one dual quantity on one subdomain (the Gappy-POD basis's rows).
 
     Attributes
     ----------
@@ -53,10 +57,22 @@ class DualField:
         """The modes at some local points, shape (n_dual_modes, len(points), n_components)."""
         return self.modes[:, points]
 
+    def write(self, group) -> None:
+        """Into an HDF5 group: ``modes``, ``singular_values``; name and components as attributes."""
+        group.attrs["name"] = self.name
+        group.attrs["components"] = json.dumps(list(self.components))
+        group["modes"] = self.modes
+        group["singular_values"] = self.singular_values
+
+    @classmethod
+    def read(cls, group) -> "DualField":
+        return cls(str(group.attrs["name"]), tuple(json.loads(group.attrs["components"])), group["modes"][()],
+                   group["singular_values"][()])
+
 
 @dataclass(frozen=True, eq=False)
 class SubdomainModel:
-    """One subdomain's share of the reduced model.
+    """One subdomain's share of the reduced model, made of typed parts.
 
     Attributes
     ----------
@@ -64,14 +80,19 @@ class SubdomainModel:
     cells : (n_local_cells,) global cell indices
     nodes : (n_local_nodes,) global node indices
     point_rows : (n_local_points,) global integration-point rows
-    displacement_modes : (n_modes, 3 n_local_nodes)
-    points : (k,) local integration points of the reduced set (ECM ∪ Gappy)
-    weights : (k,) reduced weights (0 for points that only serve Gappy-POD)
+    basis : ReducedBasis
+        This subdomain's rows of the displacement modes, ``(n_modes, 3 n_local_nodes)``,
+        M-orthonormal summed over the subdomains; the global singular values.
+    quadrature : ReducedQuadrature
+        The ECM rule: local integration points with positive weights.
+    points : (k,) local integration points of the reduced set (the ECM points ∪ the
+        Gappy-POD points of the duals), increasing
     strain_operator : (k, 6, n_modes) strain of each mode at each reduced point
     material : (k,) index of the law (into ``ReducedOrderModel.materials``)
     temperature_interpolation : sparse (k, n_local_nodes)
     duals : dict[str, DualField]
-    ecm_residual : float
+        The Gappy-POD bases (a :class:`rom.gappy.GappyReconstructor` is fitted on them
+        online, over every subdomain at once).
     lifting_dofs : (m,) int array, optional
         Constrained global dofs (``3·node + component``) whose imposed value strains a
         reduced point (see :mod:`rom.lifting`).
@@ -84,16 +105,51 @@ class SubdomainModel:
     cells: np.ndarray
     nodes: np.ndarray
     point_rows: np.ndarray
-    displacement_modes: np.ndarray
+    basis: ReducedBasis
+    quadrature: ReducedQuadrature
     points: np.ndarray
-    weights: np.ndarray
     strain_operator: np.ndarray
     material: np.ndarray
     temperature_interpolation: sp.csr_matrix
     duals: dict = field(default_factory=dict)
-    ecm_residual: float = 0.0
     lifting_dofs: np.ndarray | None = None
     lifting_strain: np.ndarray | None = None
+
+    def __post_init__(self):
+        points = np.asarray(self.points, dtype=np.int64)
+        n = len(points)
+        problems = []
+        if points.ndim != 1 or np.any(np.diff(points) <= 0):
+            problems.append("reduced points must be increasing and distinct")
+        if not np.isin(self.quadrature.points, points).all():
+            problems.append("ECM points missing from the reduced point set")
+        if self.strain_operator.shape != (n, 6, self.basis.n_modes):
+            problems.append(f"strain operator {self.strain_operator.shape} is not ({n}, 6, {self.basis.n_modes})")
+        if np.shape(self.material) != (n,) or np.shape(self.temperature_interpolation)[0] != n:
+            problems.append(f"material {np.shape(self.material)} and temperature interpolation "
+                            f"{np.shape(self.temperature_interpolation)} must have {n} rows")
+        if self.basis.n_local_dofs != 3 * len(self.nodes):
+            problems.append(f"displacement modes have {self.basis.n_local_dofs} rows for {len(self.nodes)} nodes")
+        if problems:
+            raise InputError(f"subdomain {self.index}: " + "; ".join(problems))
+        object.__setattr__(self, "points", points)
+
+    # ---------------------------------------------------------- derived views
+    @property
+    def displacement_modes(self) -> np.ndarray:
+        """``(n_modes, 3 n_local_nodes)``: this subdomain's rows of the displacement modes."""
+        return self.basis.modes
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(k,)`` reduced weights at :attr:`points` (0 at the points that only serve Gappy-POD)."""
+        weights = np.zeros(len(self.points))
+        weights[np.searchsorted(self.points, self.quadrature.points)] = self.quadrature.weights
+        return weights
+
+    @property
+    def ecm_residual(self) -> float:
+        return self.quadrature.residual
 
     @property
     def n_reduced_points(self) -> int:
@@ -103,6 +159,44 @@ class SubdomainModel:
     def has_lifting(self) -> bool:
         """True when imposed displacements strain some reduced point."""
         return self.lifting_dofs is not None and len(self.lifting_dofs) > 0
+
+    # ------------------------------------------------------------------ files
+    def write(self, group) -> None:
+        """Into an HDF5 group (the layout of format version 1, see the module docstring)."""
+        group.attrs["ecm_residual"] = self.ecm_residual
+        for name in ("cells", "nodes", "point_rows", "points", "strain_operator", "material"):
+            group.create_dataset(name, data=getattr(self, name))
+        group.create_dataset("displacement_modes", data=self.displacement_modes)
+        group.create_dataset("weights", data=self.weights)
+        if self.has_lifting:
+            group.create_dataset("lifting_dofs", data=self.lifting_dofs)
+            _write_sparse(group, "lifting_strain", self.lifting_strain)
+        _write_sparse(group, "temperature_interpolation", self.temperature_interpolation)
+        duals = group.create_group("duals")
+        for i, dual in enumerate(self.duals.values()):
+            dual.write(duals.create_group(str(i)))
+
+    @classmethod
+    def read(cls, group, index: int, singular_values: np.ndarray, where: str) -> "SubdomainModel":
+        """From an HDF5 group written by :meth:`write` (or by nirom before the typed parts)."""
+        arrays = {name: group[name][()] for name in ("cells", "nodes", "point_rows", "displacement_modes", "points",
+                                                     "weights", "strain_operator", "material")}
+        weights, points = arrays.pop("weights"), arrays["points"]
+        try:
+            quadrature = ReducedQuadrature(points[weights > 0], weights[weights > 0],
+                                           residual=float(group.attrs.get("ecm_residual", 0.0)))
+            basis = ReducedBasis(arrays.pop("displacement_modes"), singular_values, inner_product="mass")
+        except (InputError, ConfigError) as exc:
+            raise InputError(f"{where}: subdomain {index}: {exc}") from None
+        duals = {}
+        for i in range(len(group["duals"])):
+            dual = DualField.read(group["duals"][str(i)])
+            duals[dual.name] = dual
+        return cls(index=index, basis=basis, quadrature=quadrature, duals=duals,
+                   temperature_interpolation=_read_sparse(group["temperature_interpolation"]),
+                   lifting_dofs=group["lifting_dofs"][()] if "lifting_dofs" in group else None,
+                   lifting_strain=_read_sparse(group["lifting_strain"]) if "lifting_strain" in group else None,
+                   **arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,8 +312,8 @@ class ReducedOrderModel:
         return _read(Path(path), rank, size)
 
     def solve(self, problem, comm=None, **options):
-        """Online solve of a problem with this model (see :func:`rom.reduced.solve`)."""
-        from rom.reduced import solve
+        """Online solve of a problem with this model (see :func:`rom.online.solve`)."""
+        from rom.online import solve       # rom.online imports this module
 
         return solve(self, problem, comm=comm, **options)
 
@@ -227,8 +321,6 @@ class ReducedOrderModel:
 # ============================================================== HDF5 layout
 def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Path) -> None:
     import h5py
-
-    from io_adapters.store.hdf5 import _write_mesh
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -249,23 +341,8 @@ def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Pat
                 loads.create_dataset(str(i), data=vector).attrs["face_set"] = name
             f["centrifugal/m0"], f["centrifugal/m1"] = model.centrifugal_moments
             group = f.create_group("subdomains")
-            for s in subdomains:
-                g = group.create_group(str(s.index))
-                g.attrs["ecm_residual"] = s.ecm_residual
-                for name in ("cells", "nodes", "point_rows", "displacement_modes", "points", "weights",
-                             "strain_operator", "material"):
-                    g.create_dataset(name, data=getattr(s, name))
-                if s.has_lifting:
-                    g.create_dataset("lifting_dofs", data=s.lifting_dofs)
-                    _write_sparse(g, "lifting_strain", s.lifting_strain)
-                _write_sparse(g, "temperature_interpolation", s.temperature_interpolation)
-                duals = g.create_group("duals")
-                for i, dual in enumerate(s.duals.values()):
-                    d = duals.create_group(str(i))
-                    d.attrs["name"] = dual.name
-                    d.attrs["components"] = json.dumps(list(dual.components))
-                    d["modes"] = dual.modes
-                    d["singular_values"] = dual.singular_values
+            for sub in subdomains:
+                sub.write(group.create_group(str(sub.index)))
             f.attrs["complete"] = 1
 
 
@@ -284,8 +361,6 @@ def _read_sparse(group) -> sp.csr_matrix:
 
 def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
     import h5py
-
-    from io_adapters.store.hdf5 import _read_mesh
 
     if not path.exists():
         raise InputError(f"{path}: no such model file")
@@ -307,29 +382,15 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
         if size > n_subdomains:
             raise InputError(f"{path}: the model has {n_subdomains} subdomains, cannot run on {size} ranks "
                              f"(use at most {n_subdomains})")
-        subdomains = []
-        for index in range(rank, n_subdomains, size):
-            g = f["subdomains"][str(index)]
-            interp = _read_sparse(g["temperature_interpolation"])
-            duals = {}
-            for i in range(len(g["duals"])):
-                d = g["duals"][str(i)]
-                duals[d.attrs["name"]] = DualField(d.attrs["name"], tuple(json.loads(d.attrs["components"])),
-                                                   d["modes"][()], d["singular_values"][()])
-            subdomains.append(SubdomainModel(
-                index=index, temperature_interpolation=interp, duals=duals,
-                ecm_residual=float(g.attrs["ecm_residual"]),
-                lifting_dofs=g["lifting_dofs"][()] if "lifting_dofs" in g else None,
-                lifting_strain=_read_sparse(g["lifting_strain"]) if "lifting_strain" in g else None,
-                **{name: g[name][()] for name in ("cells", "nodes", "point_rows", "displacement_modes", "points",
-                                                   "weights", "strain_operator", "material")},
-            ))
+        singular_values = f["singular_values"][()]
+        subdomains = [SubdomainModel.read(f["subdomains"][str(index)], index, singular_values, str(path))
+                      for index in range(rank, n_subdomains, size)]
         loads = {f["pressure_loads"][str(i)].attrs["face_set"]: f["pressure_loads"][str(i)][()]
                  for i in range(len(f["pressure_loads"]))}
         return ReducedOrderModel(
             mesh=_read_mesh(f["mesh"], path), rule=str(f.attrs["rule"]),
             materials=json.loads(f.attrs["materials"]), n_modes=int(f.attrs["n_modes"]),
-            singular_values=f["singular_values"][()], pressure_loads=loads,
+            singular_values=singular_values, pressure_loads=loads,
             centrifugal_moments=(f["centrifugal/m0"][()], f["centrifugal/m1"][()]),
             constrained=json.loads(f.attrs["constrained"]), settings=json.loads(f.attrs["settings"]),
             provenance=json.loads(f.attrs["provenance"]), subdomains=subdomains, n_subdomains=n_subdomains,

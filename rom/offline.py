@@ -15,6 +15,10 @@ and reads only its rows of every training snapshot. Phases:
    the reduced points; reduced loads (pressure on every face set, centrifugal
    moments for any axis).
 
+Phases 3–5 are those of :class:`rom.reductor.Reductor`, the same object enrichment
+uses (:mod:`rom.adaptive`): the model is reduced by one code path with one set of
+settings.
+
 Finished phases are checkpointed (per rank, atomically) in ``config.checkpoint``:
 a killed run started again with the same configuration resumes after the last
 finished phase.
@@ -28,14 +32,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from io_adapters.errors import ConfigError, InputError, MeshMismatchError
-from io_adapters.quadrature_rules import point_rows_of_cells, points_per_cell
 
-from rom.lifting import constrained_mask, lifting_strain, without_constrained
+from rom.ecm import ReducedQuadrature
+from rom.lifting import without_constrained
+from rom.model import DualField, ReducedOrderModel
 from rom.offline_config import OfflineConfig
 from rom.parallel import allreduce_sum as _allreduce
+from rom.pod import GramAccumulator, ReducedBasis
+from rom.reductor import Reductor
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +217,6 @@ def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, 
     checkpointed whole. ``transform`` maps each block (n_steps, n_rows, n_components)
     before use (the displacement loses its imposed values).
     """
-    from rom.pod import GramAccumulator
-
     done = _collective_phase(checkpoint, f"pod_{name}", comm)
     if done is not None:
         return done
@@ -259,10 +263,7 @@ def build(config_or_dict, comm=None):
         Holding this rank's subdomain (``model.save(path, comm)`` gathers them).
     """
     from io_adapters.problem import Problem, read_problem
-    from rom import fem
-    from rom.ecm import ecm, ecm_integrands
-    from rom.gappy import gappy_points
-    from rom.model import DualField, ReducedOrderModel, SubdomainModel
+
     started = time.perf_counter()
     timer = _Timer()
     config = OfflineConfig.load(config_or_dict)
@@ -272,9 +273,8 @@ def build(config_or_dict, comm=None):
         runs, rule = _open_training(config, problem, config.rule)
         cell_parts = _cell_partition(config, problem, comm)
     mesh = problem.mesh
-    cells = np.flatnonzero(cell_parts == rank)
-    local, nodes = mesh.submesh(cells)
-    point_rows = point_rows_of_cells(mesh.cells, rule, cells)
+    reductor = Reductor(problem, rule, [(rank, np.flatnonzero(cell_parts == rank))], ecm=config.ecm, comm=comm)
+    part = reductor.parts[0]
     n_snapshots = sum(run.n_times for run in runs)
     checkpoint = Checkpoint(config.checkpoint, rank, config.fingerprint())
     resumed = [p for p in checkpoint.phases()]
@@ -285,78 +285,51 @@ def build(config_or_dict, comm=None):
 
     # 1. displacement POD (streamed by blocks of time steps; the Gram matrix is checkpointed),
     #    of the snapshots without their imposed values: the modes vanish on the constrained dofs
-    mass = fem.mass_matrix(local, rule="high", n_components=3)
-    constrained = _constrained(problem)
-    mask = constrained_mask(mesh, constrained, nodes)
     with timer("pod_U"):
-        done = _pod_phase("U", runs, nodes, mass, config.pod["U"], checkpoint, comm,
-                          transform=lambda values: without_constrained(values, mask))
-    modes = done["modes"]
-    singular_values = done["singular_values"]
-    n_modes = len(modes)
+        done = _pod_phase("U", runs, part.nodes, part.mass, config.pod["U"], checkpoint, comm,
+                          transform=lambda values: without_constrained(values, part.mask))
+    basis = ReducedBasis(done["modes"], done["singular_values"], inner_product="mass")
     if rank == 0:
-        log.info("pod U: %d modes (of %d snapshots)", n_modes, n_snapshots)
+        log.info("pod U: %d modes (of %d snapshots)", basis.n_modes, n_snapshots)
 
     # 2. dual PODs ---------------------------------------------------------
     duals = {}
     for name in config.duals:
         with timer(f"pod_{name}"):
-            done = _pod_phase(name, runs, point_rows, None, config.pod[name], checkpoint, comm)
+            done = _pod_phase(name, runs, part.point_rows, None, config.pod[name], checkpoint, comm)
         components = runs[0].fields[name].components
-        dual_modes = done["modes"].reshape(len(done["modes"]), len(point_rows), len(components))
+        dual_modes = done["modes"].reshape(len(done["modes"]), len(part.point_rows), len(components))
         duals[name] = DualField(name, components, dual_modes, done["singular_values"])
         if rank == 0:
             log.info("pod %s: %d modes", name, len(dual_modes))
 
-    # 3. ECM ---------------------------------------------------------------
-    B, weights = fem.strain_operator(local, rule=rule)
+    # 3. ECM (checkpointed) ------------------------------------------------
     done = checkpoint.get("ecm")
     with timer("ecm"):
         if done is None:
-            stress = _read_rows(runs, config.stress_field, point_rows)
-            integrands, w = ecm_integrands(B, weights, stress, modes,
-                                           stress_tol=config.ecm.get("stress_tol", 1e-8))
-            quadrature = ecm(integrands, w, tol=config.ecm["tol"], seed=config.ecm["seed"])
+            quadrature = reductor.cubature(0, basis.modes, _read_rows(runs, config.stress_field, part.point_rows))
             done = {"points": quadrature.points, "weights": quadrature.weights,
-                    "residual": np.asarray(getattr(quadrature, "residual", 0.0))}
+                    "residual": np.asarray(quadrature.residual)}
             checkpoint.put("ecm", done)
-    ecm_points, ecm_weights = done["points"].astype(np.int64), done["weights"]
+        quadrature = ReducedQuadrature(done["points"].astype(np.int64), done["weights"],
+                                       residual=float(done["residual"]))
 
-    # 4. Gappy points ------------------------------------------------------
-    extra = [gappy_points(d.modes.reshape(len(d.modes), -1), len(d.components)) for d in duals.values()]
-    points = np.unique(np.concatenate([ecm_points, *extra])) if extra else np.sort(ecm_points)
-    reduced_weights = np.zeros(len(points))
-    reduced_weights[np.searchsorted(points, ecm_points)] = ecm_weights
-
-    # 5. operators at the reduced points -----------------------------------
+    # 4.-5. Gappy points, operators at the reduced points, reduced loads -------
     with timer("operators"):
-        rows = (6 * points[:, None] + np.arange(6)).ravel()
-        strain_operator = (B[rows] @ modes.T).reshape(len(points), 6, n_modes)
-        lifting_dofs, lifting = lifting_strain(B[rows], mask, nodes)
-        names, material_of_cell = problem.material_of_cells()
-        counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
-        cell_of_point = np.repeat(np.arange(local.n_cells), counts)
-        material = material_of_cell[cells[cell_of_point[points]]]
-        interpolation = sp.csr_matrix(fem.interpolation_operator(local, rule=rule))[points]
-        pressure_loads, moments = reduced_loads(problem, [(rank, cells, nodes, modes)], rule, comm)
-    subdomain = SubdomainModel(
-        index=rank, cells=cells, nodes=nodes, point_rows=point_rows, displacement_modes=modes, points=points,
-        weights=reduced_weights, strain_operator=strain_operator, material=material,
-        temperature_interpolation=interpolation, duals=duals, ecm_residual=float(done["residual"]),
-        lifting_dofs=lifting_dofs, lifting_strain=lifting,
-    )
-    total_points = _allreduce(np.array([len(points), len(ecm_points)], dtype=np.int64), comm)
-    settings = {"pod": config.pod, "ecm": config.ecm, "indicator": config.indicator,
+        subdomains, pressure_loads, moments = reductor.reduce([basis], [duals], [quadrature])
+    total_points = _allreduce(np.array([subdomains[0].n_reduced_points, quadrature.n_points], dtype=np.int64), comm)
+    settings = {"pod": {n: o.to_dict() for n, o in config.pod.items()}, "ecm": config.ecm.to_dict(),
+                "indicator": config.indicator.to_dict(), "stress_field": config.stress_field,
                 "reduced_points": int(total_points[0]), "ecm_points": int(total_points[1]),
                 "dual_modes": {n: len(d.modes) for n, d in duals.items()}}
     model = ReducedOrderModel(
-        mesh=mesh, rule=rule, materials={n: problem.materials[n] for n in names}, n_modes=n_modes,
-        singular_values=singular_values, pressure_loads=pressure_loads, centrifugal_moments=moments,
-        constrained=constrained, settings=settings,
+        mesh=mesh, rule=rule, materials={n: problem.materials[n] for n in reductor.names}, n_modes=basis.n_modes,
+        singular_values=basis.singular_values, pressure_loads=pressure_loads, centrifugal_moments=moments,
+        constrained=reductor.constrained, settings=settings,
         provenance={"training": [str(p) for p in config.training], "problem": str(getattr(problem, "source", "")),
                     "config": config.source, "n_snapshots": int(n_snapshots), "created_by": "nirom offline",
                     "timing_seconds": {**timer.phases, "total": time.perf_counter() - started}},
-        subdomains=[subdomain], n_subdomains=size,
+        subdomains=subdomains, n_subdomains=size,
     )
     if rank == 0:
         log.info("offline done in %.2f s: %s", time.perf_counter() - started,
@@ -364,113 +337,6 @@ def build(config_or_dict, comm=None):
         if config.plot is not None:
             plot_singular_values(model, duals, config.plot)
     return model
-
-
-def _constrained(problem) -> dict:
-    out: dict[str, list[int]] = {}
-    for bc in problem.dirichlet:
-        out.setdefault(bc.node_set, []).append(int(bc.component))
-    return {k: sorted(set(v)) for k, v in out.items()}
-
-
-def reduced_loads(problem, parts, rule: str, comm=None):
-    """Reduced unit pressure on every face set and centrifugal moments, summed over all subdomains.
-
-    Parameters
-    ----------
-    problem : io_adapters.Problem
-        Mesh, face sets and material densities.
-    parts : list of (index, cells, nodes, modes)
-        The subdomains this rank holds: subdomain index, global cells and nodes, and
-        the displacement modes' rows on those nodes (n_modes, 3 n_local_nodes).
-    rule : str
-    comm : communicator, optional
-
-    Returns
-    -------
-    pressure_loads : dict[str, (n_modes,)]
-    moments : (m0 (n_modes, 3), m1 (n_modes, 3, 3))
-        See :attr:`rom.model.ReducedOrderModel.centrifugal_moments`.
-
-    Notes
-    -----
-    A node shared by subdomains contributes its (global) pressure load once, from the
-    lowest subdomain index holding it; volume moments are split by cells, hence exact.
-    """
-    from rom import fem
-
-    mesh = problem.mesh
-    owner = _node_owners(mesh, parts, comm)
-    names_m, material_of_cell = problem.material_of_cells()
-    density_of_material = np.array([float(problem.materials[n].get("density", 0.0) or 0.0)
-                                    if not isinstance(problem.materials[n].get("density"), dict) else np.nan
-                                    for n in names_m])
-    n_modes = len(parts[0][3])
-    names = list(mesh.face_sets)
-    unit_pressures = [fem.pressure_load(mesh, name, 1.0) for name in names]   # surface only: cheap
-    loads = np.array([_project_owned(f, parts, owner) for f in unit_pressures]).reshape(len(names), n_modes)
-    r0, r1 = np.zeros((n_modes, 3)), np.zeros((n_modes, 3, 3))
-    for index, cells, nodes, modes in parts:
-        local, _ = mesh.submesh(cells)
-        counts = np.concatenate([np.full(len(c), points_per_cell(rule, t)) for t, c in local.cells.items()])
-        rho = np.repeat(density_of_material[material_of_cell[cells]], counts)
-        weights = fem.integration_weights(local, rule=rule)   # no strain operator needed
-        x = fem.integration_points(local, rule=rule)
-        N = sp.csr_matrix(fem.interpolation_operator(local, rule=rule))
-        psi = modes.reshape(n_modes, -1, 3)                     # (n_modes, n_local_nodes, 3)
-        r0 += np.einsum("kia,i->ka", psi, N.T @ (rho * weights))
-        r1 += np.einsum("kia,ib->kab", psi, N.T @ ((rho * weights)[:, None] * x))
-    loads, r0, r1 = _allreduce(loads, comm), _allreduce(r0, comm), _allreduce(r1, comm)
-    return {name: loads[i] for i, name in enumerate(names)}, (r0, r1)
-
-
-def _project_owned(f: np.ndarray, parts, owner: np.ndarray) -> np.ndarray:
-    """``Σ_parts modes · f`` over the nodes each held part owns (this rank's share), (n_modes,).
-
-    ``f`` is a nodal force on the whole mesh, (3 n_nodes,); a node shared by
-    subdomains counts once, in the lowest one (``owner``).
-    """
-    load = np.zeros(len(parts[0][3]))
-    for index, _, nodes, modes in parts:
-        dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
-        load += modes @ np.where(np.repeat(owner[nodes] == index, 3), f[dofs], 0.0)
-    return load
-
-
-def _node_owners(mesh, parts, comm) -> np.ndarray:
-    """Lowest subdomain index holding each node, (n_nodes,) (collective)."""
-    held = [(index, nodes) for index, _, nodes, _ in parts]
-    everyone = [h for part in comm.allgather(held) for h in part] if comm is not None and comm.size > 1 else held
-    owner = np.full(mesh.n_nodes, np.iinfo(np.int64).max)
-    for index, nodes in everyone:
-        owner[nodes] = np.minimum(owner[nodes], index)
-    return owner
-
-
-def reduced_pressure(mesh, face_set: str, values, parts, comm=None) -> np.ndarray:
-    """Reduced nodal force ``Φᵀ f`` of a pressure distribution on a face set, summed over all subdomains.
-
-    Parameters
-    ----------
-    mesh : Mesh
-    face_set : str
-    values : float or (n_facets,) array
-        As :class:`io_adapters.Pressure` (one value per facet of the face set).
-    parts : list of (index, cells, nodes, modes)
-        As :func:`reduced_loads`.
-    comm : communicator, optional
-
-    Returns
-    -------
-    (n_modes,) array
-
-    The cost is that of one surface load on the face set (no volume operator): an
-    online solve calls it once per non-uniform pressure of its problem.
-    """
-    from rom import fem
-
-    owner = _node_owners(mesh, parts, comm)
-    return _allreduce(_project_owned(fem.pressure_load(mesh, face_set, values), parts, owner), comm)
 
 
 def plot_singular_values(model, duals: dict, path: Path) -> Path:

@@ -18,6 +18,7 @@ import pytest
 from rom.convergence import RESIDUAL_FLOOR, is_converged, reference_force
 from benchmarks.thermal_decks import write_bimaterial_deck
 from rom.hifi import NewtonSettings, solve
+from rom.settings import SolverSettings
 
 
 # ------------------------------------------------------------------ the criterion
@@ -57,28 +58,36 @@ def test_deck_ratio_one_percent_is_within_1e_4_of_the_converged_solution(bimater
 
 
 # --------------------------------------------------------------- the reduced Newton
-def test_reduced_newton_ratio_bounds_its_distance_to_the_converged_solve(tmp_path, bimaterial):
-    """The reduced solver at a loose ratio stays close to itself at a strict one (same criterion)."""
+@pytest.fixture(scope="module")
+def bimaterial_model(tmp_path_factory, bimaterial):
     from rom.offline import build
-    from rom.reduced import OnlineSettings
 
-    solve(bimaterial, output=tmp_path / "train.h5", settings=NewtonSettings(rtol=1e-10, atol=1e-14))
-    model = build({"training": [str(tmp_path / "train.h5")], "problem": bimaterial,
-                   "pod": {"U": {"tol": 1e-8}, "evrcum": {"tol": 1e-8}, "sig": {"tol": 1e-8}},
-                   "ecm": {"tol": 1e-6}})
-    loose = model.solve(bimaterial, settings=OnlineSettings(rtol=1e-2))
-    tight = model.solve(bimaterial, settings=OnlineSettings(rtol=1e-12, atol=0.0))
+    folder = tmp_path_factory.mktemp("ratio_rom")
+    solve(bimaterial, output=folder / "train.h5", settings=NewtonSettings(rtol=1e-10, atol=1e-14))
+    return build({"training": [str(folder / "train.h5")], "problem": bimaterial,
+                  "pod": {"U": {"tol": 1e-8}, "evrcum": {"tol": 1e-8}, "evri": {"tol": 1e-8}, "al1": {"tol": 1e-8},
+                          "sig": {"tol": 1e-8}}, "ecm": {"tol": 1e-6}})
+
+
+def test_reduced_newton_ratio_bounds_its_distance_to_the_converged_solve(bimaterial_model, bimaterial):
+    """The reduced solver at a loose ratio stays close to itself at a strict one (same criterion)."""
+    loose = bimaterial_model.solve(bimaterial, settings=SolverSettings(rtol=1e-2))
+    tight = bimaterial_model.solve(bimaterial, settings=SolverSettings(rtol=1e-12, atol=0.0))
     U, U_ref = loose.fields["U"].values, tight.fields["U"].values
     errors = [np.linalg.norm(U[k] - U_ref[k]) / np.linalg.norm(U_ref[k]) for k in range(1, len(U))]
     assert max(errors) <= 1e-4, errors
     assert sum(loose.parameters["newton_iterations"]) < sum(tight.parameters["newton_iterations"])
 
 
-def test_enrichment_steps_are_at_least_as_converged_as_the_online_solve(bimaterial):
-    from rom.adaptive import Enrichment
-    from rom.reduced import OnlineSettings
+def test_enrichment_steps_are_at_least_as_converged_as_the_online_solve(bimaterial_model, bimaterial):
+    from rom.adaptive import Enricher, Enrichment
+    from rom.online import RestrictedOperator
 
-    policy = Enrichment(tol=1e-3)
-    assert policy._in_house_step(bimaterial, "default", OnlineSettings(rtol=1e-12, atol=1e-16)).settings.rtol == 1e-12
-    # a deck's loose ratio is not used for the enrichment snapshots
-    assert policy._in_house_step(bimaterial, "default", OnlineSettings()).settings.rtol <= OnlineSettings().rtol
+    def hf_ratio(online: SolverSettings) -> float:
+        enricher = Enricher(Enrichment(tol=1e-3), RestrictedOperator(bimaterial_model, bimaterial), "evrcum")
+        return enricher.hf_step(online).settings.rtol
+
+    assert hf_ratio(SolverSettings(rtol=1e-12, atol=1e-16)) == 1e-12
+    # the deck's loose ratio (1e-2) is not used for the enrichment snapshots
+    assert bimaterial.solver["tolerance"] == 1e-2
+    assert hf_ratio(SolverSettings()) <= SolverSettings().rtol

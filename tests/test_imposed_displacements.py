@@ -105,7 +105,7 @@ def test_unseen_combinations_are_flagged_and_repaired_by_enrichment(model, runs)
         assert 1 <= len(adapted.parameters["enrichments"]) <= 6
         assert repaired < 0.2 * error and repaired < 2e-3
         assert relative(adapted.fields["evrcum"].values, reference.fields["evrcum"].values) < 0.05
-        assert enrichment.model.subdomains[0].has_lifting       # rebuilt at the new reduced points
+        assert adapted.model.subdomains[0].has_lifting          # rebuilt at the new reduced points
 
 
 def test_other_amplitudes_and_tables_of_the_same_conditions(model, runs):

@@ -6,6 +6,7 @@ The reference is nirom's high-fidelity solver on the elastoviscoplastic cube of
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -89,11 +90,13 @@ def test_adaptive_enrichment_repairs_an_unseen_loading(model):
     assert relative(adapted.fields["U"].values, reference.fields["U"].values) <= 1e-3
     assert relative(adapted.fields["evrcum"].values, reference.fields["evrcum"].values) <= 1e-2
     assert max(adapted.parameters["indicator"]) <= 1e-3
-    assert policy.model.n_modes > model.n_modes
-    assert len(policy.events) == len(adapted.parameters["enrichments"])
-    # the policy counts per solve: a second solve with a tight budget enriches again, then stops
-    policy.max_enrichments = 1
-    again = model.solve(harder, adaptive=policy)
+    assert adapted.model.n_modes > model.n_modes                    # the enriched model comes back
+    assert adapted.enrichments[0].step == adapted.parameters["enrichments"][0]["step"]
+    assert adapted.hf_seconds > 0
+    # the policy is frozen and counts per solve: a second solve with a tight budget enriches again, then stops
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.max_enrichments = 1
+    again = model.solve(harder, adaptive=dataclasses.replace(policy, max_enrichments=1))
     assert len(again.parameters["enrichments"]) == 1
 
 

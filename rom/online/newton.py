@@ -1,0 +1,78 @@
+"""The reduced Newton solver: one time step of a restricted operator, halved when it fails.
+
+The iterations solve ``F(q) = f_ext`` in the reduced space (a dense ``n × n`` solve per
+iteration); convergence is :mod:`rom.convergence`'s test on the reduced residual,
+force scale and coordinates (the HF solver's criterion). A step that does not
+converge is halved, at most ``settings.max_cuts`` times; every rank takes the same
+decision (the reduced system is the same on every rank after the operator's
+``Allreduce``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from io_adapters.errors import ConvergenceError
+
+from rom.convergence import is_converged, reference_force
+from rom.online.operator import ReducedState, RestrictedOperator
+from rom.settings import SolverSettings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["advance", "newton"]
+
+
+def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, settings: SolverSettings) -> ReducedState:
+    """Solve the reduced equilibrium at ``t_new`` from the converged ``state``.
+
+    Raises
+    ------
+    ConvergenceError
+        With the residual history.
+    """
+    temperatures = [operator.temperature(p, t_new) for p in operator.parts]
+    lifting = operator.lifting(t_new)
+    f_ext = operator.external_load(t_new)
+    q = state.q.copy()
+    history = []
+    correction = None
+    f_ext_norm = float(np.linalg.norm(f_ext))
+    for iteration in range(settings.max_iterations + 1):
+        F, K, (F_increment, F_magnitude), strain, stress, internal = operator.evaluate(
+            state, q, t_new, temperatures, lifting)
+        r = F - f_ext
+        norm = float(np.linalg.norm(r))
+        history.append(norm)
+        if not np.isfinite(norm):
+            break
+        reference = reference_force(f_ext_norm, np.linalg.norm(F_magnitude), np.linalg.norm(F_increment))
+        if is_converged(norm, reference, correction, float(np.linalg.norm(q - state.q)),
+                        rtol=settings.rtol, atol=settings.atol):
+            return ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history)
+        if iteration == settings.max_iterations:
+            break
+        try:
+            dq = np.linalg.solve(K, -r)
+        except np.linalg.LinAlgError:
+            break
+        correction = float(np.linalg.norm(dq))
+        q = q + dq
+    raise ConvergenceError(f"reduced Newton did not converge from t={state.time:g} to t={t_new:g}; "
+                           "residual history " + ", ".join(f"{h:.3e}" for h in history))
+
+
+def advance(operator: RestrictedOperator, state: ReducedState, t_new: float, settings: SolverSettings,
+            level: int = 0) -> ReducedState:
+    """Reach ``t_new``, halving the step when Newton fails (the same decision on every rank)."""
+    try:
+        return newton(operator, state, t_new, settings)
+    except ConvergenceError as exc:
+        if level >= settings.max_cuts:
+            raise ConvergenceError(f"step to t={t_new:g} failed after {settings.max_cuts} halvings: {exc}") from None
+        t_mid = 0.5 * (state.time + t_new)
+        log.info("reduced step to t=%g cut at t=%g (level %d)", t_new, t_mid, level + 1)
+        half = advance(operator, state, t_mid, settings, level + 1)
+        return advance(operator, half, t_new, settings, level + 1)
