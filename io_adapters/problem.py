@@ -84,18 +84,40 @@ OUTPUT_KEYS = {
     "save_all_variables": "write every variable (bool)",
 }
 
-_MATERIAL_KEYS = {
-    "linear_elastic": {"behavior", "density", "elasticity", "thermal_strain", "integration"},
-    "gen_evp": {"behavior", "density", "elasticity", "thermal_strain", "potential", "integration"},
-    "j2_plasticity": {"behavior", "density", "elasticity", "thermal_strain", "yield_stress",
-                      "isotropic", "kinematic", "integration", "name"},
+#: The material schema, the one table both checks read: ``Problem`` (all problems of a
+#: problem file at once, before any work) and ``rom.materials.from_spec`` (which builds
+#: the law and checks the values). Per behaviour: (required keys, optional keys).
+MATERIAL_KEYS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "linear_elastic": (("behavior", "elasticity"), ("density", "thermal_strain", "integration")),
+    "gen_evp": (("behavior", "elasticity", "potential"), ("density", "thermal_strain", "integration")),
+    "j2_plasticity": (("behavior", "elasticity", "yield_stress"),
+                      ("density", "thermal_strain", "isotropic", "kinematic", "name", "integration")),
 }
-_SUB_KEYS = {
-    "elasticity": ({"young", "poisson", "type"}, {"young", "poisson"}),
-    "thermal_strain": ({"alpha", "ref_temperature", "type"}, {"alpha", "ref_temperature"}),
-    "integration": ({"theta", "tol", "max_iterations", "max_subdivisions", "method"}, set()),
-    "potential": ({"name", "criterion", "flow", "kinematic", "isotropic"}, {"flow", "isotropic"}),
+#: Sub-tables: (required keys, optional keys).
+MATERIAL_TABLES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "elasticity": (("young", "poisson"), ("type",)),
+    "thermal_strain": (("alpha", "ref_temperature"), ("type",)),
+    "integration": ((), ("theta", "tol", "max_iterations", "max_subdivisions", "method")),
+    "potential": (("flow", "isotropic"), ("name", "criterion", "kinematic")),
 }
+#: Typed tables (``{type = ..., ...}``): type → its coefficients; and the accepted aliases.
+MATERIAL_KINDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "gen_evp.flow": {"norton": ("K", "n"), "plasticity": ()},
+    "gen_evp.isotropic": {"constant": ("R0",), "linear": ("R0", "H"), "nonlinear": ("R0", "Q", "b")},
+    "j2_plasticity.isotropic": {"constant": (), "linear": ("H",), "voce": ("Q", "b")},
+    "kinematic": {"linear": ("C",), "nonlinear": ("C", "D")},
+}
+MATERIAL_ALIASES: Mapping[str, Mapping[str, str]] = {
+    "gen_evp.isotropic": {"voce": "nonlinear"},
+    "j2_plasticity.isotropic": {"nonlinear": "voce"},
+    "kinematic": {"armstrong_frederick": "nonlinear", "prager": "linear"},
+}
+
+
+def _kinds_with_aliases(name: str) -> dict[str, set[str]]:
+    kinds = {k: set(v) for k, v in MATERIAL_KINDS[name].items()}
+    kinds.update({alias: kinds[target] for alias, target in MATERIAL_ALIASES.get(name, {}).items()})
+    return kinds
 
 
 # ---------------------------------------------------------------------- helpers
@@ -876,50 +898,51 @@ def check_material_spec(spec) -> list[str]:
         return ["the material spec has no 'behavior'"]
     if behavior not in BEHAVIORS:
         return [f"unsupported behavior '{behavior}' (supported: {', '.join(BEHAVIORS)})"]
+    required, optional = MATERIAL_KEYS[behavior]
+    known = set(required) | set(optional)
     for key in spec:
-        if key not in _MATERIAL_KEYS[behavior]:
-            errors.append(f"unknown key '{key}' for behavior '{behavior}' "
-                          f"(known: {available(_MATERIAL_KEYS[behavior])})")
+        if key not in known:
+            errors.append(f"unknown key '{key}' for behavior '{behavior}' (known: {available(known)})")
     if "density" in spec:
         _check_coefficient(spec["density"], "density", errors)
+
+    def table(name: str, block, numeric: bool = True) -> None:
+        needed, allowed = MATERIAL_TABLES[name]
+        _coefficients(block, name, set(needed) | set(allowed), set(needed), errors, numeric=numeric)
+
     if "elasticity" not in spec:
         errors.append("the material spec has no 'elasticity'")
     else:
-        _coefficients(spec["elasticity"], "elasticity", *_SUB_KEYS["elasticity"], errors)
+        table("elasticity", spec["elasticity"])
     if "thermal_strain" in spec:
-        _coefficients(spec["thermal_strain"], "thermal_strain", *_SUB_KEYS["thermal_strain"], errors)
+        table("thermal_strain", spec["thermal_strain"])
     if "integration" in spec:
-        _coefficients(spec["integration"], "integration", *_SUB_KEYS["integration"], errors, numeric=False)
-    kinematic = {"nonlinear": {"C", "D"}, "linear": {"C"}}
+        table("integration", spec["integration"], numeric=False)
     if behavior == "gen_evp":
         potential = spec.get("potential")
         if potential is None:
             errors.append("a gen_evp material needs a 'potential'")
         else:
-            _coefficients(potential, "potential", *_SUB_KEYS["potential"], errors, numeric=False)
+            table("potential", potential, numeric=False)
             if isinstance(potential, Mapping):
                 if potential.get("criterion", "mises") != "mises":
                     errors.append(f"potential: unsupported criterion '{potential['criterion']}' (supported: mises)")
                 if "flow" in potential:
-                    _check_hardening(potential["flow"], "potential.flow", {"norton": {"K", "n"}, "plasticity": set()},
-                                     errors)
+                    _check_hardening(potential["flow"], "potential.flow", _kinds_with_aliases("gen_evp.flow"), errors)
                 if "isotropic" in potential:
                     _check_hardening(potential["isotropic"], "potential.isotropic",
-                                     {"constant": {"R0"}, "linear": {"R0", "H"}, "nonlinear": {"R0", "Q", "b"}},
-                                     errors)
+                                     _kinds_with_aliases("gen_evp.isotropic"), errors)
                 for k, item in enumerate(potential.get("kinematic", [])):
-                    _check_hardening(item, f"potential.kinematic[{k}]", kinematic, errors)
+                    _check_hardening(item, f"potential.kinematic[{k}]", _kinds_with_aliases("kinematic"), errors)
     if behavior == "j2_plasticity":
         if "yield_stress" not in spec:
             errors.append("a j2_plasticity material needs a 'yield_stress'")
         else:
             _check_coefficient(spec["yield_stress"], "yield_stress", errors)
         if "isotropic" in spec:
-            _check_hardening(spec["isotropic"], "isotropic",
-                             {"constant": set(), "linear": {"H"}, "voce": {"Q", "b"}, "nonlinear": {"Q", "b"}}, errors)
+            _check_hardening(spec["isotropic"], "isotropic", _kinds_with_aliases("j2_plasticity.isotropic"), errors)
         for k, item in enumerate(spec.get("kinematic", [])):
-            _check_hardening(item, f"kinematic[{k}]",
-                             {"armstrong_frederick": {"C", "D"}, "nonlinear": {"C", "D"}, "linear": {"C"}}, errors)
+            _check_hardening(item, f"kinematic[{k}]", _kinds_with_aliases("kinematic"), errors)
     return errors
 
 

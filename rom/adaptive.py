@@ -33,6 +33,7 @@ import numpy as np
 
 from io_adapters.errors import ConfigError, InputError
 
+from rom.hifi import InHouseStep, NewtonSettings, distributed
 from rom.online.fits import DualFits
 from rom.online.newton import advance
 from rom.online.operator import ReducedState, RestrictedOperator
@@ -89,6 +90,10 @@ class Enrichment:
         AdaptiveSettings(tol=self.tol, pod_tol=self.pod_tol, ecm_tol=self.ecm_tol,
                          max_enrichments=self.max_enrichments, watch=self.watch)
 
+    def start(self, operator: RestrictedOperator, indicator: str | None) -> "Enricher":
+        """The enrichments of one solve that starts with ``operator`` (called by :func:`rom.online.solve`)."""
+        return Enricher(self, operator, indicator)
+
     def watched(self, model, indicator: str | None) -> list[str]:
         """The dual quantities checked at every step besides ``indicator``."""
         available = {n for sub in model.subdomains for n in sub.duals}
@@ -136,8 +141,6 @@ class Enricher:
     def hf_step(self, settings):
         """The high-fidelity step, built at the first enrichment (its discretisation kept for the next)."""
         if self._step is None:
-            from rom.hifi import InHouseStep, NewtonSettings, distributed
-
             if self.policy.hf_step is None:
                 default = NewtonSettings()
                 newton = NewtonSettings(rtol=min(default.rtol, settings.rtol), atol=min(default.atol, settings.atol))

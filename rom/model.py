@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from io_adapters.atomic import atomic_path
 from io_adapters.errors import ConfigError, InputError
 from io_adapters.mesh import Mesh
-from io_adapters.store.hdf5 import _read_mesh, _write_mesh
+from io_adapters.store.hdf5 import _read_mesh, _write_mesh, has_format
 
 from rom.ecm import ReducedQuadrature
 from rom.pod import ReducedBasis
@@ -399,6 +399,4 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
 
 def is_model(path: str | os.PathLike) -> bool:
     """True when ``path`` is a nirom reduced-order model file."""
-    from io_adapters.store.hdf5 import has_format
-
     return has_format(path, FORMAT_NAME)

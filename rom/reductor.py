@@ -33,6 +33,7 @@ from io_adapters.quadrature_rules import point_rows_of_cells, points_per_cell
 from rom import fem
 from rom.ecm import ReducedQuadrature, ecm, ecm_integrands
 from rom.gappy import gappy_points
+from rom.hifi.step import PartitionedState
 from rom.lifting import ImposedDisplacements, constrained_mask, lifting_strain, without_constrained
 from rom.loads import reduced_loads
 from rom.model import DualField, ReducedOrderModel, SubdomainModel
@@ -336,8 +337,6 @@ class Reductor:
             ``u_D + Φq``, strain ``B u``, stress and internal variables from their
             Gappy-POD fits (zero stress when the model has no ``sig`` basis).
         """
-        from rom.hifi.step import PartitionedState
-
         nodes = np.unique(np.concatenate([p.nodes for p in self.parts]))
         rows = np.concatenate([p.point_rows for p in self.parts])
         order = np.argsort(rows)

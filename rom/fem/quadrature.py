@@ -1,7 +1,9 @@
 """Integration rules on the reference elements of :mod:`rom.fem.elements`.
 
-Rule names are those of :mod:`io_adapters.quadrature_rules` (whose point counts
-these rules match, a test checks it), plus one rule for operators only:
+Rule names are those of :mod:`io_adapters.quadrature_rules`, whose point counts are
+the one table of them (the rows of integration-point fields follow it):
+:func:`quadrature_rule` refuses a rule that would disagree. Plus one rule for
+operators only:
 
 ``"default"``
     nirom's Gauss rules: tensor Gauss–Legendre on quadrilaterals and hexahedra
@@ -36,6 +38,7 @@ from functools import lru_cache
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.quadrature_rules import POINTS_PER_CELL
 
 __all__ = ["QuadratureRule", "quadrature_rule", "RULES"]
 
@@ -241,4 +244,8 @@ def quadrature_rule(cell_type: str, rule: str = "default") -> QuadratureRule:
     except KeyError:
         raise InputError(f"integration rule '{rule}' has no points for cell type '{cell_type}'") from None
     points = np.asarray(points, dtype=np.float64).reshape(len(weights), -1)
+    counts = POINTS_PER_CELL.get(rule, {})     # the data model's table: the one the fields' rows follow
+    if cell_type in counts and counts[cell_type] != len(weights):
+        raise InputError(f"integration rule '{rule}' on '{cell_type}': {len(weights)} points here, "
+                         f"{counts[cell_type]} in io_adapters.quadrature_rules")
     return QuadratureRule(cell_type=cell_type, name=rule, points=points, weights=weights)

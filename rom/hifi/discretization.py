@@ -18,6 +18,10 @@ from io_adapters.errors import ConfigError
 from io_adapters.mesh import Mesh
 from io_adapters.quadrature_rules import point_rows_of_cells
 
+from rom import fem
+from rom.materials import from_spec
+from rom.partition import contiguous_node_numbering, node_owners, partition_cells
+
 
 @dataclass
 class Region:
@@ -103,8 +107,6 @@ class Discretization:
         The sparsity pattern is found on the first call and kept
         (:class:`rom.fem.StiffnessAssembler`); later calls only compute values.
         """
-        from rom import fem
-
         if self._assembler is None:
             self._assembler = fem.StiffnessAssembler.of(self.B) or False
         if self._assembler is False:
@@ -159,8 +161,6 @@ class Discretization:
 
 def _assign_laws(problem) -> list[tuple[str, object, np.ndarray]]:
     """(material key, law, global cell indices) per material (the Problem checked the cover)."""
-    from rom.materials import from_spec
-
     names, index = problem.material_of_cells()
     laws = []
     for k, name in enumerate(names):
@@ -183,9 +183,6 @@ def build(problem, *, rule: str = "default", comm=None, cell_parts: np.ndarray |
     cell_parts : (n_cells,) int array, optional
         Rank of every cell (METIS partition when omitted).
     """
-    from rom import fem
-    from rom.partition import contiguous_node_numbering, node_owners, partition_cells
-
     mesh = problem.mesh
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     if cell_parts is None:

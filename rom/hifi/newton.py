@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from io_adapters.errors import ConvergenceError
+from rom import fem
 from rom.convergence import is_converged, reference_force
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,6 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
     ConvergenceError
         With the residual history when the iterations do not converge (or a law fails).
     """
-    from rom import fem
-
     dt = t_new - state.time
     T_new = _temperature(disc, t_new)
     f_ext = disc.external_load(t_new)

@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from io_adapters.errors import ConfigError
+from io_adapters.problem import BEHAVIORS, MATERIAL_ALIASES, MATERIAL_KEYS, MATERIAL_KINDS, MATERIAL_TABLES
 from rom.materials.elastic import IsotropicElasticity, LinearElastic, ThermalStrain
 from rom.materials.hardening import (
     Integration,
@@ -86,8 +87,19 @@ from rom.materials.plasticity import J2Plasticity
 from rom.materials.tables import Coefficient
 from rom.materials.viscoplasticity import GenEVP
 
-BEHAVIORS = ("linear_elastic", "j2_plasticity", "gen_evp")
-_COMMON = ("behavior", "density", "elasticity", "thermal_strain")
+def _keys(behavior: str) -> dict:
+    """``required`` and ``optional`` keys of a behaviour (the schema of :mod:`io_adapters.problem`)."""
+    required, optional = MATERIAL_KEYS[behavior]
+    return {"required": required, "optional": optional}
+
+
+def _sub(name: str) -> dict:
+    required, optional = MATERIAL_TABLES[name]
+    return {"required": required, "optional": optional}
+
+
+def _kinds(name: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    return {kind: (coefficients, ()) for kind, coefficients in MATERIAL_KINDS[name].items()}
 
 
 def _table(value: Any, where: str, *, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
@@ -141,7 +153,7 @@ def _typed(value: Any, where: str, kinds: dict[str, tuple[tuple[str, ...], tuple
 
 def _elasticity(spec: dict, behavior: str) -> IsotropicElasticity:
     where = f"{behavior}: elasticity"
-    table = _table(spec["elasticity"], where, required=("young", "poisson"), optional=("type",))
+    table = _table(spec["elasticity"], where, **_sub("elasticity"))
     if table.get("type", "isotropic") != "isotropic":
         raise ConfigError(f"{where}: only type 'isotropic' is supported, found {table['type']!r}")
     young, poisson = _coef(table, "young", where), _coef(table, "poisson", where)
@@ -155,7 +167,7 @@ def _thermal(spec: dict, behavior: str) -> ThermalStrain | None:
     if spec.get("thermal_strain") is None:
         return None
     where = f"{behavior}: thermal_strain"
-    table = _table(spec["thermal_strain"], where, required=("alpha", "ref_temperature"), optional=("type",))
+    table = _table(spec["thermal_strain"], where, **_sub("thermal_strain"))
     if table.get("type", "isotropic") != "isotropic":
         raise ConfigError(f"{where}: only type 'isotropic' is supported, found {table['type']!r}")
     return ThermalStrain(_coef(table, "alpha", where), _number(table["ref_temperature"], f"{where} 'ref_temperature'"))
@@ -174,8 +186,7 @@ def _integration(spec: dict, behavior: str) -> Integration:
     if spec.get("integration") is None:
         return Integration()
     where = f"{behavior}: integration"
-    table = _table(spec["integration"], where, required=(),
-                   optional=("theta", "tol", "max_iterations", "max_subdivisions", "method"))
+    table = _table(spec["integration"], where, **_sub("integration"))
     values = {k: (v if k == "method" else _number(v, f"{where} '{k}'")) for k, v in table.items()}
     try:
         return Integration(**values)
@@ -183,8 +194,8 @@ def _integration(spec: dict, behavior: str) -> Integration:
         raise ConfigError(f"{behavior}: {exc}") from exc
 
 
-_KINEMATIC = {"linear": (("C",), ()), "nonlinear": (("C", "D"), ())}
-_KINEMATIC_ALIASES = {"armstrong_frederick": "nonlinear", "prager": "linear"}
+_KINEMATIC = _kinds("kinematic")
+_KINEMATIC_ALIASES = dict(MATERIAL_ALIASES["kinematic"])
 
 
 def _kinematic(value: Any, where: str) -> tuple[KinematicHardening, ...]:
@@ -208,12 +219,11 @@ def _kinematic(value: Any, where: str) -> tuple[KinematicHardening, ...]:
 
 def _j2(spec: dict) -> J2Plasticity:
     b = "j2_plasticity"
-    _table(spec, b, required=("behavior", "elasticity", "yield_stress"),
-           optional=_COMMON + ("isotropic", "kinematic", "name", "integration"))
+    _table(spec, b, **_keys(b))
     r0 = Coefficient.from_spec(spec["yield_stress"], f"{b}: 'yield_stress'")
-    kinds = {"constant": ((), ()), "linear": (("H",), ()), "voce": (("Q", "b"), ())}
+    kinds = _kinds("j2_plasticity.isotropic")
     kind, table, place = _typed(spec.get("isotropic", {"type": "constant"}), f"{b}: isotropic", kinds,
-                                {"nonlinear": "voce"})
+                                dict(MATERIAL_ALIASES["j2_plasticity.isotropic"]))
     coefs = {k: _coef(table, k, place) for k in kinds[kind][0]}
     try:
         isotropic = IsotropicHardening(R0=r0, **coefs)
@@ -229,7 +239,7 @@ def _j2(spec: dict) -> J2Plasticity:
 
 def _gen_evp(spec: dict) -> GenEVP:
     b = "gen_evp"
-    _table(spec, b, required=("behavior", "elasticity", "potential"), optional=_COMMON + ("integration",))
+    _table(spec, b, **_keys(b))
     potential = spec["potential"]
     if isinstance(potential, (list, tuple)):
         if len(potential) != 1:
@@ -239,19 +249,19 @@ def _gen_evp(spec: dict) -> GenEVP:
         raise ConfigError(f"{b}: potential must be a table (dict), found {potential!r}")
     name = potential.get("name", "evr")
     where = f"{b}: potential '{name}'"
-    _table(potential, where, required=("flow", "isotropic"), optional=("name", "criterion", "kinematic"))
+    _table(potential, where, **_sub("potential"))
     if potential.get("criterion", "mises") != "mises":
         raise ConfigError(f"{where}: only criterion 'mises' is supported, found {potential['criterion']!r}")
 
-    kind, table, place = _typed(potential["flow"], f"{where} flow",
-                                {"norton": (("K", "n"), ()), "plasticity": ((), ())})
+    kind, table, place = _typed(potential["flow"], f"{where} flow", _kinds("gen_evp.flow"))
     try:
         flow = NortonFlow(_coef(table, "K", place), _coef(table, "n", place)) if kind == "norton" else PlasticFlow()
     except ConfigError as exc:
         raise ConfigError(f"{place}: {exc}") from exc
 
-    kinds = {"constant": (("R0",), ()), "linear": (("R0", "H"), ()), "nonlinear": (("R0", "Q", "b"), ())}
-    kind, table, place = _typed(potential["isotropic"], f"{where} isotropic", kinds, {"voce": "nonlinear"})
+    kinds = _kinds("gen_evp.isotropic")
+    kind, table, place = _typed(potential["isotropic"], f"{where} isotropic", kinds,
+                                dict(MATERIAL_ALIASES["gen_evp.isotropic"]))
     try:
         isotropic = IsotropicHardening(**{k: _coef(table, k, place) for k in kinds[kind][0]})
     except ConfigError as exc:
@@ -267,7 +277,7 @@ def _gen_evp(spec: dict) -> GenEVP:
 
 def _linear_elastic(spec: dict) -> LinearElastic:
     b = "linear_elastic"
-    _table(spec, b, required=("behavior", "elasticity"), optional=_COMMON + ("integration",))
+    _table(spec, b, **_keys(b))
     _integration(spec, b)                                   # checked, nothing to integrate
     return LinearElastic(elasticity=_elasticity(spec, b), thermal_strain=_thermal(spec, b),
                          density=_density(spec, b))

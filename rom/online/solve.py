@@ -52,15 +52,13 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Solv
         Newton iterations, enrichment events, timings and the final model; the full
         fields on demand (``write``, ``local_fields``, ``to_simulation``).
     """
-    from rom.adaptive import Enricher
-
     settings = settings or SolverSettings()
     operator = RestrictedOperator(model, problem, comm)
     fits = DualFits(operator)
     duals = tuple(sorted(fields)) if fields is not None else tuple(fits.names)
     if indicator is None:
         indicator = model.settings.get("indicator", {}).get("field") or (fits.names[0] if fits.names else None)
-    enricher = Enricher(adaptive, operator, indicator) if adaptive is not None else None
+    enricher = adaptive.start(operator, indicator) if adaptive is not None else None
     watched = enricher.watched if enricher is not None else []
     times = np.asarray(problem.times, dtype=np.float64)
     state = operator.initial_state(times[0])

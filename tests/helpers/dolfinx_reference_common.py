@@ -111,3 +111,18 @@ def eps_mandel(u):
 
 def lame(E, nu):
     return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+
+
+def run_cases(out_dir: str, cases: dict, solve) -> None:
+    """Solve each case (``solve(*arguments)``) and save its arrays as ``OUT_DIR/<name>.npz``."""
+    import time
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, arguments in cases.items():
+        started = time.perf_counter()
+        result = solve(*arguments)
+        np.savez(out / f"{name}.npz", **result)
+        print(f"{name}: {len(result['points'])} nodes, {len(result['cells'])} cells, "
+              f"max|U| = {np.abs(result['U']).max():.6e}, {time.perf_counter() - started:.1f} s", flush=True)

@@ -23,8 +23,6 @@ nodal temperatures, and the material parameters. Independent of nirom.
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 
 import dolfinx_reference_common as common  # noqa: I001  (imports dolfinx_solver first)
 
@@ -103,14 +101,7 @@ def solve_case(degree: int, divisions) -> dict:
 
 
 def main(out_dir: str) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, (degree, divisions) in CASES.items():
-        started = time.perf_counter()
-        result = solve_case(degree, divisions)
-        np.savez(out / f"{name}.npz", **result)
-        print(f"{name}: {len(result['points'])} nodes, {len(result['cells'])} cells, "
-              f"max|U| = {np.abs(result['U']).max():.6e}, {time.perf_counter() - started:.1f} s", flush=True)
+    common.run_cases(out_dir, CASES, solve_case)
 
 
 if __name__ == "__main__":
