@@ -25,25 +25,21 @@ The constant is integrated exactly in any case. A set whose integrals all vanish
 
 Steps of :func:`ecm`
 --------------------
-1. **Compression** (``compress=True``). The Gram matrix ``G |w| Gᵀ`` (``m × m``,
-   accumulated over blocks of points, so memory stays at one block) is
-   diagonalised: ``G √|w| = Z Σ Vᵀ`` with ``Z`` orthogonal. ``r`` is the smallest
-   rank whose discarded singular values satisfy ``(Σ_{i≥r} s_i²)^½ ≤ svd_tol ‖G w‖ / √M``
-   (``M = Σ|w|``), i.e. they carry at most ``svd_tol`` of the exact integrals
-   (``‖Z_⊥ᵀ G w‖ ≤ (Σ_{i≥r} s_i²)^½ √M``). If ``r < m / 3`` the rows of the
-   least-squares problem are the *rotated* integrands ``Z_rᵀ G`` — not normalised,
-   so that ``‖Z_rᵀ e‖`` is the caller's error ``e = G w − G_S ω`` seen in those
-   directions, and ``‖e‖² = ‖Z_rᵀ e‖² + ‖Z_⊥ᵀ e‖²`` exactly. Otherwise rotating costs
-   more (``2 r m n`` once) than it saves (``2 (m − r) n`` per greedy iteration, about
-   ``1.5 r`` iterations) and the rows are ``G`` itself, as without compression. A
-   reduced rule has larger weights ``ω_q ≫ w_q`` and can amplify the discarded part
-   (``‖Z_⊥ᵀ e‖ ≤ s_{r+1} ‖(w − ω)/√|w|‖``, ``ω`` zero off ``S``), which is why the
-   bound is checked on ``G`` (step 4) rather than assumed. The Gram matrix squares
-   the condition number, so directions below ``~1e-8 s₁`` are not the exact singular
-   vectors; ``Z`` is orthogonal all the same, and since the check is on ``G`` this can
-   cost rows, never accuracy. Either way a constant row ``α 1`` with
-   ``α = ‖G w‖ / V`` comes first, so a relative volume error ``δ`` weighs like a
-   relative error ``δ`` on the integrals.
+1. **Compression** (``compress=True``). The integrands are centred (their
+   ``|w|``-weighted mean ``ḡ`` removed) and ``(G − ḡ 1ᵀ) √|w|`` is factorised by a
+   tall-skinny QR (blocks of points, so memory stays at one block) and the SVD of the
+   small ``R``: ``(G − ḡ 1ᵀ) √|w| = Z Σ Vᵀ``. The rows of the least-squares problem
+   are the constant ``1/√M`` (``M = Σ|w|``) followed by the ``L²(|w|)``-orthonormal
+   functions ``Σ_r⁻¹ Z_rᵀ (G − ḡ 1ᵀ)``, the leading ``r`` kept while the discarded
+   energy exceeds ``svd_tol² ‖G √|w|‖²_F``: the constant is always in the span, and
+   the greedy bounds every function of the span relative to its own ``L²`` norm,
+   whatever the scale of the caller's rows (the rules the ROM needs: each mode's
+   internal force, large or small, integrated alike). Since the volume is made exact
+   (step 4), the residual in the centred directions is the caller's error ``e = G w −
+   G_S ω`` seen in them: ``‖Z_rᵀ e‖ = ‖Σ_r ⊙ r_J‖``. A reduced rule has larger weights
+   than the FE rule and can amplify the discarded part of ``e``, which is why the
+   bound is checked on ``G`` (step 4) rather than assumed. Without compression the
+   rows are the constant ``α 1`` (``α = ‖G w‖ / V``) and ``G`` itself.
 2. **Exact integrals** ``b = J w`` with the signed FE weights (Zset's tet10 rule has
    negative ones; ``|w|`` is used for the compression).
 3. **Greedy + non-negative least squares** — Lawson–Hanson's active-set NNLS with an
@@ -53,15 +49,13 @@ Steps of :func:`ecm`
    selected set with an incrementally updated QR (one Gram–Schmidt step, twice,
    per added point); when a weight would become non-positive, step back to the
    feasible boundary and drop the point(s) whose weight reached zero (Givens
-   downdates of the QR), as Lawson–Hanson does. In the caller's norm the dominant
-   directions weigh most, so points are dropped more often than with an orthonormal
-   basis; the rules come out smaller (``docs/benchmarks.md``). Ties between equally
+   downdates of the QR), as Lawson–Hanson does. Ties between equally
    correlated points (symmetric meshes) are broken by the seeded random generator.
 4. **Exact volume and the check**: before each stopping test the weights are scaled
    by ``V / Σω`` (``V = Σ w``), which makes the constant exact to round-off. Once the
-   compressed residual ``‖b − J_S ω‖`` is within ``tol ‖G w‖`` (it is a lower bound
-   of the caller's error), the error on ``G`` itself is computed (``m × k``, cheap)
-   and the greedy stops only when it is within ``tol ‖G w‖`` too. If not, and the
+   residual on the rows ``‖b − J_S ω‖`` is within ``tol ‖b‖`` and the part of the
+   caller's error they see within ``tol ‖G w‖``, the error on ``G`` itself is computed
+   (``m × k``, cheap) and the greedy stops only when it is within ``tol ‖G w‖`` too. If not, and the
    discarded directions carry more than half of that budget
    (``‖Z_⊥ᵀ e‖ = (‖e‖² − ‖Z_rᵀ e‖²)^½ > tol ‖G w‖ / 2``), ``r`` grows to where the
    discarded energy is expected to bring that share below a quarter (it scales
@@ -101,7 +95,6 @@ __all__ = ["ReducedQuadrature", "ecm", "ecm_integrands"]
 _BLOCK = 16384          # points per block of the tall-skinny QR
 _DEPENDENT = 1e-10      # a column whose part orthogonal to the selected ones is below this (relative) is dependent
 _TIE = 1e-12            # scores within this relative distance of the best are tied
-_ROTATE = 1 / 3         # rotate onto the leading directions of the integrands only when fewer than this share
 _trtrs = sla.get_lapack_funcs("trtrs", dtype=np.float64)
 
 
@@ -201,18 +194,17 @@ def ecm(integrands: np.ndarray, weights: np.ndarray, *, tol: float, seed: int = 
         points starts the greedy; those that keep a positive weight stay selected as long
         as they are useful.
     compress : bool
-        Solve the least-squares problems on the integrands rotated onto the leading left
-        singular vectors of ``G √|w|`` when fewer than a third of them are needed (faster
-        for many correlated integrands), on ``G`` otherwise. ``tol`` holds on ``G``
-        either way.
+        Solve the least-squares problems on the orthonormal functions of the centred
+        integrands' POD (truncated at ``svd_tol``, the constant first: recommended, and
+        much faster for many correlated integrands), on ``G`` itself otherwise. ``tol``
+        holds on ``G`` either way.
     max_points : int, optional
         At most this many points; if reached first, the rule is returned with its
         achieved ``residual`` (> ``tol``) and a warning is logged.
     svd_tol : float, optional
-        First truncation of the compression: the discarded singular values of
-        ``G √|w|`` carry at most ``svd_tol ‖G w‖`` of the exact integrals; ``tol`` when
-        omitted. More directions are added if the check on ``G`` needs them, so this
-        sets the speed, not the accuracy.
+        First truncation of the compression: relative Frobenius norm of the discarded
+        part of ``G √|w|``; ``tol`` when omitted. More directions are added if the check
+        on ``G`` needs them, so this sets the speed, not the accuracy.
 
     Returns
     -------
@@ -408,40 +400,50 @@ def _truncation_rank(s: np.ndarray, total_energy: float, tol: float) -> int:
 class _IntegrandBasis:
     """Rows ``J`` of the greedy's least-squares problem, and the caller's integrands for the check.
 
-    Row 0 is the constant ``α 1`` (``α = ‖G w‖ / V``); the others are ``G`` itself, or the
-    rotated integrands ``Z_rᵀ G`` (``G √|w| = Z Σ Vᵀ``), leading ``r`` first, more of them
-    on demand (:meth:`extend`).
+    Without compression the rows are the constant ``α 1`` (``α = ‖G w‖ / V``) and ``G``
+    itself. With compression they are the constant ``1/√M`` and the ``L²(|w|)``-orthonormal
+    functions ``Σ_r⁻¹ Z_rᵀ G`` (``G √|w| = Z Σ Vᵀ``), leading ``r`` first, more of them on
+    demand (:meth:`extend`): the greedy then bounds every function of the span relative
+    to its own ``L²`` norm, whatever the scale of the caller's rows, and the check on
+    ``G`` (:meth:`error`) adds the caller's bound.
     """
 
     def __init__(self, G: np.ndarray, w: np.ndarray, *, svd_tol: float | None):
         m, n = G.shape
-        self.G = G
+        self.G, self._w = G, w
         self.integrals = G @ w                                           # the caller's exact integrals
         self.scale = float(np.linalg.norm(self.integrals))
         abs_w = np.abs(w)
         measure = float(abs_w.sum())
-        self.Zt, self.tail, self.r = None, None, m
+        self.Zt, self.tail, self.sigma, self.r = None, None, None, m
         if svd_tol is None:
             energy = float(np.einsum("ij,ij,j->", G, G, abs_w))          # ‖G √|w|‖²_F
         else:
-            Z, eigenvalues = _left_singular_vectors(G, np.sqrt(abs_w))
-            energy = float(eigenvalues.sum())
-            tail = np.concatenate([np.cumsum(eigenvalues[::-1])[::-1], [0.0]])   # tail[r] = Σ_{i≥r} s_i²
-            r = int(np.argmax(tail <= (svd_tol * self.scale) ** 2 / measure))
-            if r < _ROTATE * m:                                          # few directions: rotating pays
-                self.Zt, self.tail, self.r = Z.T, tail, r
+            # POD of the centred integrands in L²(|w|) (tall-skinny QR + SVD): the constant and
+            # the centred directions are orthogonal, so the basis is the constant first, then
+            # the orthonormal functions Σ⁻¹ Zᵀ (G − ḡ 1ᵀ)
+            self.mean = (G @ abs_w) / measure
+            root = np.sqrt(abs_w)
+            blocks = (((G[:, i:i + _BLOCK] - self.mean[:, None]) * root[i:i + _BLOCK]).T for i in range(0, n, _BLOCK))
+            _, sigma, Zt = np.linalg.svd(_tsqr_r(blocks, m), full_matrices=False)
+            energy = float(np.sum(sigma ** 2) + measure * self.mean @ self.mean)
+            rank = int(np.count_nonzero(sigma > 1e-14 * max(float(sigma[0]) if len(sigma) else 0.0, 1e-300)))
+            tail = np.concatenate([np.cumsum((sigma[:rank] ** 2)[::-1])[::-1], [0.0]])   # Σ_{i≥r} s_i²
+            r = int(np.argmax(tail <= svd_tol ** 2 * energy))
+            self.Zt, self.tail, self.sigma, self.r = Zt[:rank], tail, sigma[:rank], r
         if not self.scale > 1e-14 * np.sqrt(measure * energy):
             raise InputError(f"ecm: the integrals of the integrands vanish (‖G w‖ = {self.scale:.3e} for "
                              f"‖G √|w|‖ √Σ|w| = {np.sqrt(measure * energy):.3e}); a relative tolerance on "
                              "them cannot be met: include the constant integrand (ecm_integrands does by default)")
-        self.alpha = self.scale / float(w.sum())
         self.J = np.empty((1 + self.r, n))
-        self.J[0] = self.alpha
         if self.Zt is None:
+            self.J[0] = self.scale / float(w.sum())
             self.J[1:] = G
         else:
-            np.matmul(self.Zt[:self.r], G, out=self.J[1:])
+            self.J[0] = 1.0 / np.sqrt(measure)
+            self.J[1:] = self._functions(0, self.r)
         self.b = self.J @ w
+        self.target_scale = float(np.linalg.norm(self.b)) if self.Zt is not None else self.scale
 
     @property
     def n_rows(self) -> int:
@@ -460,28 +462,24 @@ class _IntegrandBasis:
         """The caller's error ``‖G w − G[:, points] ω‖``."""
         return float(np.linalg.norm(self.integrals - self.G[:, points] @ omega))
 
+    def seen(self, residual: np.ndarray) -> float:
+        """``‖Z_rᵀ e‖``: the part of the caller's error in the rows' directions, from their residual."""
+        if self.Zt is None:
+            return float(np.linalg.norm(residual))
+        return float(np.linalg.norm(self.sigma[:self.r] * residual[1:]))
+
+    def _functions(self, start: int, stop: int) -> np.ndarray:
+        """The orthonormal functions ``start … stop − 1``: ``Σ⁻¹ Zᵀ (G − ḡ 1ᵀ)``."""
+        Zt = self.Zt[start:stop]
+        return (Zt @ self.G - (Zt @ self.mean)[:, None]) / self.sigma[start:stop, None]
+
     def extend(self, r: int) -> None:
-        """Add the rotated integrands ``r_old … r − 1`` to the rows."""
+        """Add the functions ``r_old … r − 1`` to the rows."""
         r = min(max(r, self.r + 1), len(self.Zt))
-        self.J = np.vstack([self.J, self.Zt[self.r:r] @ self.G])
-        self.b = np.concatenate([self.b, self.Zt[self.r:r] @ self.integrals])
+        rows = self._functions(self.r, r)
+        self.J = np.vstack([self.J, rows])
+        self.b = np.concatenate([self.b, rows @ self._w])
         self.r = r
-
-
-def _left_singular_vectors(G: np.ndarray, root_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Z (m, m)`` and ``s² (m,)`` (decreasing) of ``G √|w| = Z Σ Vᵀ``, from the Gram matrix ``G |w| Gᵀ``.
-
-    The Gram matrix (accumulated over blocks of points) squares the condition number, so
-    the directions below ``~1e-8 s₁`` are not the exact singular vectors; ``Z`` is
-    orthogonal all the same, which is all the check on ``G`` needs (module docstring).
-    """
-    m, n = G.shape
-    gram = np.zeros((m, m))
-    for start in range(0, n, _BLOCK):
-        block = G[:, start:start + _BLOCK] * root_w[start:start + _BLOCK]
-        gram += block @ block.T
-    eigenvalues, Z = np.linalg.eigh(gram)
-    return Z[:, ::-1], np.maximum(eigenvalues[::-1], 0.0)
 
 
 def _stress_principal_components(S: np.ndarray, root_w: np.ndarray, tol: float) -> np.ndarray:
@@ -605,12 +603,12 @@ def _lawson_hanson(selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, l
     return np.zeros(0), removed
 
 
-def _scaled(basis: _IntegrandBasis, selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weights scaled to the exact volume (row 0 is the constant) and the norm of the residual in ``J``."""
+def _scaled(basis: _IntegrandBasis, selected: _SelectedSet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights scaled to the exact volume (row 0 is the constant) and the residual vector in ``J``."""
     if selected.k == 0:
-        return x, float(np.linalg.norm(basis.b))
+        return x, basis.b.copy()
     factor = basis.b[0] / (basis.J[0, selected.index] @ x)
-    return x * factor, float(np.linalg.norm(basis.b - factor * selected.fitted()))
+    return x * factor, basis.b - factor * selected.fitted()
 
 
 def _grow(basis: _IntegrandBasis, selected: _SelectedSet, x: np.ndarray, r: int) -> np.ndarray:
@@ -642,18 +640,21 @@ def _greedy(basis: _IntegrandBasis, *, candidates: np.ndarray, tol: float, rng: 
     inverse_norm = 1.0 / np.sqrt(np.einsum("ij,ij->j", basis.J, basis.J))
     blocked = np.zeros(basis.J.shape[1], dtype=bool)
     budget, iterations = 4 * basis.n_rows + 2 * len(initial) + 50, 0
+    rows_target = tol * basis.target_scale
     while True:
         iterations += 1
-        omega, residual = _scaled(basis, selected, x)
+        omega, residual_vector = _scaled(basis, selected, x)
+        residual = float(np.linalg.norm(residual_vector))
         if iterations > budget:
             raise ConvergenceError(f"ecm: no convergence after {budget} iterations (relative error "
                                    f"{basis.error(selected.index, omega) / basis.scale:.3e}, tol {tol:.1e})")
         grow_to = None
-        if residual <= target:                           # ‖Z_rᵀ e‖ ≤ ‖e‖: only now can the check pass
+        seen = basis.seen(residual_vector)               # ‖Z_rᵀ e‖ ≤ ‖e‖
+        if residual <= rows_target and seen <= target:   # the rows' bound; only now can the check pass
             error = basis.error(selected.index, omega)
             if error <= target:
                 break
-            discarded = np.sqrt(max(error ** 2 - residual ** 2, 0.0))       # ‖Z_⊥ᵀ e‖
+            discarded = np.sqrt(max(error ** 2 - seen ** 2, 0.0))           # ‖Z_⊥ᵀ e‖
             if discarded > target / 2 and not basis.complete:
                 grow_to = basis.rank_for(basis.tail[basis.r] * (target / (4 * discarded)) ** 2)
         if grow_to is None:
