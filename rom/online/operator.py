@@ -51,6 +51,15 @@ class _Part:
     temperature_fields: np.ndarray | None    # (n_j, k) the problem's T_j at the reduced points
     imposed: ImposedDisplacements | None = None   # the problem's values at the lifting dofs
     initial_temperature: np.ndarray | None = None  # (k,) T_0: the thermal strains are measured from it
+    _weighted: tuple | None = None
+
+    def weighted_operator(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(w Bᵣ)ᵀ`` and ``|w Bᵣ|ᵀ``, (n_modes, 6k) each, computed once."""
+        if self._weighted is None:
+            n = self.sub.strain_operator.shape[2]
+            wB = (self.sub.weights[:, None, None] * self.sub.strain_operator).reshape(-1, n)
+            self._weighted = (np.ascontiguousarray(wB.T), np.ascontiguousarray(np.abs(wB).T))
+        return self._weighted
 
 
 @dataclass
@@ -182,11 +191,12 @@ class RestrictedOperator:
                                         T_initial=T_initial[p])
                 stress[p], tangent[p] = s, D
                 new_internal.append(st)
-            wB = (sub.weights[:, None, None] * sub.strain_operator).reshape(-1, n)   # (6k, n)
-            F += wB.T @ stress.ravel()
-            K += wB.T @ np.matmul(tangent, sub.strain_operator).reshape(-1, n)        # Σ w Bᵀ D B
-            F_increment += wB.T @ np.einsum("kij,kj->ki", tangent, d_strain).ravel()
-            F_magnitude += np.abs(wB).T @ np.abs(stress).ravel()
+            wBT, abs_wBT = part.weighted_operator()                                   # (n, 6k) each
+            forces = wBT @ np.stack([stress.ravel(), np.einsum("kij,kj->ki", tangent, d_strain).ravel()], axis=1)
+            F += forces[:, 0]
+            F_increment += forces[:, 1]                                              # Σ w Bᵀ D Δε
+            K += wBT @ np.matmul(tangent, sub.strain_operator).reshape(-1, n)        # Σ w Bᵀ D B
+            F_magnitude += abs_wBT @ np.abs(stress).ravel()
             strains.append(strain)
             stresses.append(stress)
             internals.append(new_internal)
