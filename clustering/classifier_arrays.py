@@ -422,6 +422,8 @@ class CalibrationArrays:
     def __call__(self, raw: np.ndarray, n_classes: int) -> np.ndarray:
         """Calibrated probabilities (n, n_classes) from the model's raw output."""
         if self.method == "temperature":
+            if raw.ndim == 1 and self.response == "predict_proba":
+                raw = np.column_stack([1 - raw, raw])
             proba = _softmax(self.beta * self._logits(raw))
         else:
             columns = raw.reshape(-1, 1) if raw.ndim == 1 else raw

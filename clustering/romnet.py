@@ -31,7 +31,10 @@ classifier:
    ``prefit=True``) is conformalised on the held-out part. Prediction sets
    ``{k : 1 − p̂_k ≤ q}`` then contain the true cluster with probability ≥ 1 − α for
    new loads drawn like the training ones (marginal guarantee). An empty set means no
-   cluster is plausible at that confidence: the load is unlike the training loads.
+   cluster reaches the conformal threshold: the classifier is less sure of its best
+   cluster than on a fraction 1 − α of the conformalisation samples (treat it as
+   ambiguous, like a set of several clusters; ``include_top=True`` adds the most
+   probable cluster to every set, which keeps the guarantee).
    The price: the served classifier sees ``1 − conformal_size`` of the samples
    (``conformal_alpha=None`` uses them all and gives no sets).
 
@@ -300,6 +303,12 @@ class RomNet:
         -------
         self
         """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):   # tiny matrices: threads only cost
+            return self._fit(features, labels, errors)
+
+    def _fit(self, features, labels, errors) -> "RomNet":
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -425,7 +434,8 @@ class RomNet:
         """The most probable cluster of each sample, (n_samples,)."""
         return self.arrays_.predict(self._check(features))
 
-    def predict_set(self, features, *, alpha: float | None = None, as_mask: bool = False):
+    def predict_set(self, features, *, alpha: float | None = None, include_top: bool = False,
+                    as_mask: bool = False):
         """Conformal prediction sets: the plausible clusters at confidence ``1 − alpha``.
 
         Parameters
@@ -434,19 +444,25 @@ class RomNet:
         alpha : float, optional
             Miscoverage; default the fitted ``conformal_alpha`` (another value recomputes
             the quantile from the stored conformalisation scores).
+        include_top : bool
+            Add the most probable cluster to every set (no empty set; coverage can
+            only grow). False gives MAPIE's LAC sets exactly.
         as_mask : bool
             Return the boolean membership (n_samples, n_classes) instead of lists.
 
         Returns
         -------
         list of n_samples int arrays
-            Each sample's clusters, most probable first (possibly empty: no cluster
-            is plausible at this confidence).
+            Each sample's clusters, most probable first. Without ``include_top`` a
+            set may be empty: the classifier is less sure of its best cluster than on
+            a fraction 1 − α of the conformalisation samples (an ambiguous load).
         """
         if self.arrays_ is not None and self.conformal_arrays_ is None:
             raise NiromError("RomNet: fitted with conformal_alpha=None, no prediction sets")
         proba = self.predict_proba(features)
         mask = self.conformal_arrays_.sets(proba, alpha)
+        if include_top:
+            mask[np.arange(len(mask)), np.argmax(proba, axis=1)] = True
         if as_mask:
             return mask
         order = np.argsort(-proba, axis=1, kind="stable")

@@ -327,23 +327,34 @@ def _write(model: ReducedOrderModel, subdomains: list[SubdomainModel], path: Pat
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["complete"] = 0
-            f.attrs["rule"] = model.rule
-            f.attrs["n_modes"] = model.n_modes
-            f.attrs["n_subdomains"] = model.n_subdomains
-            f.attrs["materials"] = json.dumps(model.materials)
-            f.attrs["constrained"] = json.dumps(model.constrained)
-            f.attrs["settings"] = json.dumps(model.settings)
-            f.attrs["provenance"] = json.dumps(model.provenance)
-            _write_mesh(f.create_group("mesh"), model.mesh)
-            f["singular_values"] = model.singular_values
-            loads = f.create_group("pressure_loads")
-            for i, (name, vector) in enumerate(model.pressure_loads.items()):
-                loads.create_dataset(str(i), data=vector).attrs["face_set"] = name
-            f["centrifugal/m0"], f["centrifugal/m1"] = model.centrifugal_moments
-            group = f.create_group("subdomains")
-            for sub in subdomains:
-                sub.write(group.create_group(str(sub.index)))
+            write_model_group(f, model, subdomains)
             f.attrs["complete"] = 1
+
+
+def write_model_group(group, model: ReducedOrderModel, subdomains: list[SubdomainModel], *,
+                      mesh: bool = True) -> None:
+    """A model's content into an HDF5 group (the file's root, or one model of a dictionary).
+
+    ``mesh=False`` leaves the mesh out (a container of several models on one mesh keeps
+    it once); :func:`read_model_group` then takes it as an argument.
+    """
+    group.attrs["rule"] = model.rule
+    group.attrs["n_modes"] = model.n_modes
+    group.attrs["n_subdomains"] = model.n_subdomains
+    group.attrs["materials"] = json.dumps(model.materials)
+    group.attrs["constrained"] = json.dumps(model.constrained)
+    group.attrs["settings"] = json.dumps(model.settings)
+    group.attrs["provenance"] = json.dumps(model.provenance)
+    if mesh:
+        _write_mesh(group.create_group("mesh"), model.mesh)
+    group["singular_values"] = model.singular_values
+    loads = group.create_group("pressure_loads")
+    for i, (name, vector) in enumerate(model.pressure_loads.items()):
+        loads.create_dataset(str(i), data=vector).attrs["face_set"] = name
+    group["centrifugal/m0"], group["centrifugal/m1"] = model.centrifugal_moments
+    subs = group.create_group("subdomains")
+    for sub in subdomains:
+        sub.write(subs.create_group(str(sub.index)))
 
 
 def _write_sparse(group, name: str, matrix) -> None:
@@ -378,23 +389,29 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
                                 " (rebuild the model with this version)"))
         if int(f.attrs.get("complete", 0)) != 1:
             raise InputError(f"{path}: the model file is incomplete (its writer did not finish)")
-        n_subdomains = int(f.attrs["n_subdomains"])
-        if size > n_subdomains:
-            raise InputError(f"{path}: the model has {n_subdomains} subdomains, cannot run on {size} ranks "
-                             f"(use at most {n_subdomains})")
-        singular_values = f["singular_values"][()]
-        subdomains = [SubdomainModel.read(f["subdomains"][str(index)], index, singular_values, str(path))
-                      for index in range(rank, n_subdomains, size)]
-        loads = {f["pressure_loads"][str(i)].attrs["face_set"]: f["pressure_loads"][str(i)][()]
-                 for i in range(len(f["pressure_loads"]))}
-        return ReducedOrderModel(
-            mesh=_read_mesh(f["mesh"], path), rule=str(f.attrs["rule"]),
-            materials=json.loads(f.attrs["materials"]), n_modes=int(f.attrs["n_modes"]),
-            singular_values=singular_values, pressure_loads=loads,
-            centrifugal_moments=(f["centrifugal/m0"][()], f["centrifugal/m1"][()]),
-            constrained=json.loads(f.attrs["constrained"]), settings=json.loads(f.attrs["settings"]),
-            provenance=json.loads(f.attrs["provenance"]), subdomains=subdomains, n_subdomains=n_subdomains,
-        )
+        return read_model_group(f, rank, size, str(path), mesh=_read_mesh(f["mesh"], path))
+
+
+def read_model_group(group, rank: int, size: int, where: str, *, mesh: Mesh) -> ReducedOrderModel:
+    """A model from an HDF5 group written by :func:`write_model_group`; rank ``rank`` of
+    ``size`` keeps the subdomains ``r ≡ rank (mod size)``."""
+    n_subdomains = int(group.attrs["n_subdomains"])
+    if size > n_subdomains:
+        raise InputError(f"{where}: the model has {n_subdomains} subdomains, cannot run on {size} ranks "
+                         f"(use at most {n_subdomains})")
+    singular_values = group["singular_values"][()]
+    subdomains = [SubdomainModel.read(group["subdomains"][str(index)], index, singular_values, where)
+                  for index in range(rank, n_subdomains, size)]
+    loads = {group["pressure_loads"][str(i)].attrs["face_set"]: group["pressure_loads"][str(i)][()]
+             for i in range(len(group["pressure_loads"]))}
+    return ReducedOrderModel(
+        mesh=mesh, rule=str(group.attrs["rule"]),
+        materials=json.loads(group.attrs["materials"]), n_modes=int(group.attrs["n_modes"]),
+        singular_values=singular_values, pressure_loads=loads,
+        centrifugal_moments=(group["centrifugal/m0"][()], group["centrifugal/m1"][()]),
+        constrained=json.loads(group.attrs["constrained"]), settings=json.loads(group.attrs["settings"]),
+        provenance=json.loads(group.attrs["provenance"]), subdomains=subdomains, n_subdomains=n_subdomains,
+    )
 
 
 def is_model(path: str | os.PathLike) -> bool:
