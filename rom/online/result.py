@@ -90,6 +90,10 @@ class OnlineResult:
         The model at the end (enriched if enrichments happened): ``model.save(path, comm)``.
     fields_names : tuple[str, ...]
         The dual quantities the result rebuilds (besides ``U``).
+    selection : dict
+        How the model was chosen when it came from a dictionary of local models
+        (``clustering.RomDictionary``): the cluster used, the classifier's
+        probabilities, the candidates tried and why; empty otherwise.
     """
 
     problem: object
@@ -103,6 +107,7 @@ class OnlineResult:
     hf_seconds: float
     model: object
     fields_names: tuple
+    selection: dict = field(default_factory=dict)
     comm: object = field(default=None, repr=False)
     _steps: tuple = field(default=(), repr=False)        # (RestrictedOperator, DualFits, ReducedState) per time
     _cache: dict = field(default_factory=dict, repr=False)
@@ -125,7 +130,7 @@ class OnlineResult:
                 "enrichments": [e.to_dict() for e in self.enrichments], "online_seconds": self.online_seconds,
                 "hf_seconds": self.hf_seconds,
                 "watched": {name: [float(v) for v in values] for name, values in self.watched.items()},
-                "problem": str(self.problem.source)}
+                "problem": str(self.problem.source), **({"selection": self.selection} if self.selection else {})}
 
     # ------------------------------------------------------------ full fields
     def _names(self, names) -> list[str]:
