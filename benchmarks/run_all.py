@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("ECM: large integrand sets", "bench_ecm", [], ["--quick"]),
     ("Online stage: speed-up, mesh independence, adaptivity, indicator, imposed displacements", "bench_online", [],
      ["--quick"]),
+    ("Clustering kernels: distributed dissimilarities, k-medoids", "bench_clustering_kernels", [], ["--quick"]),
 ]
 
 
