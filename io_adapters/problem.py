@@ -57,7 +57,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from io_adapters.errors import ConfigError
+from io_adapters.errors import ConfigError, InputError
 from io_adapters.mesh import Mesh
 
 #: The implicit cell set holding every cell (Zset's name for it).
@@ -77,12 +77,74 @@ SOLVER_KEYS = {
     "linear_solver": "'auto', 'scipy', 'mumps' or 'cg-gamg'",
 }
 
+def _real(test, phrase: str):
+    def check(value) -> str | None:
+        ok = (not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+              and math.isfinite(value) and test(value))
+        return None if ok else f"must be {phrase}"
+    return check
+
+
+def _count(minimum: int):
+    def check(value) -> str | None:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= minimum
+        return None if ok else f"must be an integer ≥ {minimum}"
+    return check
+
+
+def _word(choices=None):
+    def check(value) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "must be a non-empty string"
+        if choices is not None and value not in choices:
+            return f"must be one of {', '.join(choices)}"
+        return None
+    return check
+
+
+def _flag(value) -> str | None:
+    return None if isinstance(value, (bool, np.bool_)) else "must be true or false"
+
+
+def _words(value) -> str | None:
+    ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value)
+    return None if ok else "must be a list of names"
+
+
+#: The check of each solver setting's value (None when it is fine, else what it must be).
+_SOLVER_CHECKS = {
+    "tolerance": _real(lambda v: v > 0, "a positive number"),
+    "tolerance_mode": _word(),
+    "max_iterations": _count(1),
+    "atol": _real(lambda v: v >= 0, "a number ≥ 0"),
+    "max_cuts": _count(0),
+    "rule": _word(),
+    "linear_solver": _word(("auto", "scipy", "mumps", "cg-gamg")),
+}
+
 #: Keys an output dict may hold.
 OUTPUT_KEYS = {
     "output_first": "write the initial state (bool)",
     "components": "integration-point variables to write (list of names)",
     "save_all_variables": "write every variable (bool)",
 }
+
+_OUTPUT_CHECKS = {"output_first": _flag, "components": _words, "save_all_variables": _flag}
+
+
+def check_settings(kind: str, table: Mapping) -> list[str]:
+    """The problems of a problem's ``solver`` or ``output`` table (unknown keys, values of
+    the wrong type or range), each naming its key."""
+    known, checks = (SOLVER_KEYS, _SOLVER_CHECKS) if kind == "solver" else (OUTPUT_KEYS, _OUTPUT_CHECKS)
+    errors = []
+    for key, value in table.items():
+        if key not in known:
+            errors.append(f"{kind}: unknown setting '{key}' (known: {available(known)})")
+        else:
+            problem = checks[key](value)
+            if problem:
+                errors.append(f"{kind}: '{key}' {problem}, found {value!r}")
+    return errors
 
 #: The material schema, the one table both checks read: ``Problem`` (all problems of a
 #: problem file at once, before any work) and ``rom.materials.from_spec`` (which builds
@@ -295,6 +357,34 @@ class TimeTable:
     __hash__ = None
 
 
+#: Most time steps a problem may have unless :data:`MAX_TIME_STEPS_VARIABLE` says otherwise
+#: (``cycles = 100000000000`` is a typo, not a computation: it would fill the memory first).
+MAX_TIME_STEPS = 10**6
+#: Environment variable that raises (or lowers) :data:`MAX_TIME_STEPS`: ``NIROM_MAX_TIME_STEPS=5000000``.
+MAX_TIME_STEPS_VARIABLE = "NIROM_MAX_TIME_STEPS"
+
+
+def max_time_steps() -> int:
+    """The limit on a problem's time steps: ``NIROM_MAX_TIME_STEPS`` when set, else :data:`MAX_TIME_STEPS`."""
+    given = os.environ.get(MAX_TIME_STEPS_VARIABLE, "").strip()
+    if not given:
+        return MAX_TIME_STEPS
+    try:
+        value = int(given)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{MAX_TIME_STEPS_VARIABLE} must be a positive integer, found {given!r}")
+    return value
+
+
+def _whole(value) -> bool:
+    """A whole number (an int, or a float like 3.0), not a bool, NaN or infinity."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and int(value) == value
+
+
 def time_steps(ends: Sequence[float], increments: Sequence[int], *, cycles: int = 1,
                start: float = 0.0) -> np.ndarray:
     """The times to solve for a list of intervals, each cut into equal increments.
@@ -302,7 +392,9 @@ def time_steps(ends: Sequence[float], increments: Sequence[int], *, cycles: int 
     Interval ``k`` runs from the previous end (``start`` first) to ``ends[k]`` in
     ``increments[k]`` equal steps, ``t = t_prev + j·(ends[k] - t_prev)/n`` for
     ``j = 1..n`` (Zset's ``*time``/``*increment`` lists). ``cycles`` repeats the
-    whole list shifted by ``c·(ends[-1] - start)``.
+    whole list shifted by ``c·(ends[-1] - start)``. At most :func:`max_time_steps`
+    steps (10⁶ unless ``NIROM_MAX_TIME_STEPS`` says otherwise), checked before any
+    array is made.
 
     Returns
     -------
@@ -311,13 +403,19 @@ def time_steps(ends: Sequence[float], increments: Sequence[int], *, cycles: int 
     """
     if len(ends) != len(increments) or not len(ends):
         raise ConfigError(f"{len(ends)} interval end(s) for {len(increments)} increment count(s)")
-    if isinstance(cycles, bool) or int(cycles) != cycles or cycles < 1:
+    if not _whole(cycles) or cycles < 1:
         raise ConfigError(f"the number of cycles must be a positive integer, found {cycles!r}")
+    for n in increments:
+        if not _whole(n) or n < 1:
+            raise ConfigError(f"increments must be positive integers, found {n!r}")
+    limit = max_time_steps()
+    total = sum(int(n) for n in increments) * int(cycles)
+    if total > limit:
+        raise ConfigError(f"{total} time steps ({sum(int(n) for n in increments)} per cycle × {int(cycles)} "
+                          f"cycle(s)): at most {limit} (set {MAX_TIME_STEPS_VARIABLE} to raise the limit)")
     steps, previous = [], float(start)
     for end, n in zip(ends, increments):
         end = _number(end, "interval end")
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ConfigError(f"increments must be positive integers, found {n!r}")
         if end <= previous:
             raise ConfigError(f"times must increase: interval end {end} is not after {previous}")
         dt = (end - previous) / int(n)
@@ -674,6 +772,9 @@ class Problem:
                 i = int(np.flatnonzero(np.diff(times) <= 0)[0])
                 errors.append(f"times must increase strictly: times[{i}] = {times[i]} is followed by "
                               f"times[{i + 1}] = {times[i + 1]}")
+            elif times.size - 1 > max_time_steps():
+                errors.append(f"{times.size - 1} time steps: at most {max_time_steps()} (set "
+                              f"{MAX_TIME_STEPS_VARIABLE} to raise the limit)")
             object.__setattr__(self, "times", times)
         except ConfigError as exc:
             errors.append(str(exc))
@@ -683,7 +784,9 @@ class Problem:
                 errors.append(f"table '{name}' must be a TimeTable, found {type(table).__name__}")
 
         def check_table(item: str, table: str | None) -> None:
-            if table is not None and table not in self.tables:
+            if table is not None and not isinstance(table, str):
+                errors.append(f"{item}: a table is given by its name, found {table!r}")
+            elif table is not None and table not in self.tables:
                 errors.append(f"{item}: table '{table}' is not defined (tables: {available(self.tables)})")
 
         # materials: known sets, valid specs, each cell exactly once
@@ -764,12 +867,8 @@ class Problem:
                     errors.append(f"material of cell set '{set_name}' depends on temperature (thermal strain "
                                   "or temperature tables) but the problem defines no temperature")
 
-        for key in self.solver:
-            if key not in SOLVER_KEYS:
-                errors.append(f"solver: unknown setting '{key}' (known: {available(SOLVER_KEYS)})")
-        for key in self.output:
-            if key not in OUTPUT_KEYS:
-                errors.append(f"output: unknown setting '{key}' (known: {available(OUTPUT_KEYS)})")
+        errors.extend(check_settings("solver", self.solver))
+        errors.extend(check_settings("output", self.output))
 
         if errors:
             if len(errors) == 1:
@@ -871,6 +970,14 @@ def _coefficients(block, where: str, known: set[str], required: set[str], errors
         errors.append(f"'{where}' has no '{key}'")
 
 
+def _items(value, where: str, errors: list[str]) -> list:
+    """A list of tables as given, or [] after reporting that it is not one."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    errors.append(f"'{where}' must be a list of tables, found {value!r}")
+    return []
+
+
 def _check_hardening(items, where: str, kinds: dict[str, set[str]], errors: list[str]) -> None:
     if not isinstance(items, Mapping) or "type" not in items:
         errors.append(f"'{where}' must be a table with a 'type' (one of {available(kinds)}), found {items!r}")
@@ -932,7 +1039,7 @@ def check_material_spec(spec) -> list[str]:
                 if "isotropic" in potential:
                     _check_hardening(potential["isotropic"], "potential.isotropic",
                                      _kinds_with_aliases("gen_evp.isotropic"), errors)
-                for k, item in enumerate(potential.get("kinematic", [])):
+                for k, item in enumerate(_items(potential.get("kinematic", []), "potential.kinematic", errors)):
                     _check_hardening(item, f"potential.kinematic[{k}]", _kinds_with_aliases("kinematic"), errors)
     if behavior == "j2_plasticity":
         if "yield_stress" not in spec:
@@ -941,7 +1048,7 @@ def check_material_spec(spec) -> list[str]:
             _check_coefficient(spec["yield_stress"], "yield_stress", errors)
         if "isotropic" in spec:
             _check_hardening(spec["isotropic"], "isotropic", _kinds_with_aliases("j2_plasticity.isotropic"), errors)
-        for k, item in enumerate(spec.get("kinematic", [])):
+        for k, item in enumerate(_items(spec.get("kinematic", []), "kinematic", errors)):
             _check_hardening(item, f"kinematic[{k}]", _kinds_with_aliases("kinematic"), errors)
     return errors
 
@@ -1041,10 +1148,18 @@ def read_problem(path: str | os.PathLike) -> Problem:
     else:
         head = path.read_bytes()[:1_000_000].decode("latin-1")
         kind = "zset" if "****calcul" in head else "toml"
-    if kind == "zset":
-        from io_adapters.zset.deck import read_problem as read_deck
+    try:
+        if kind == "zset":
+            from io_adapters.zset.deck import read_problem as read_deck
 
-        return read_deck(path)
-    from io_adapters.problem_toml import read_problem_toml
+            return read_deck(path)
+        from io_adapters.problem_toml import read_problem_toml
 
-    return read_problem_toml(path)
+        return read_problem_toml(path)
+    except (ConfigError, InputError) as exc:
+        if str(path) in str(exc) or str(path.parent) in str(exc):
+            raise
+        raise type(exc)(f"{path}: {exc}") from None
+    except OSError as exc:                       # a path too long, a folder that cannot be read …
+        raise ConfigError(f"{path}: {exc.strerror or exc}"
+                          + (f": {exc.filename}" if exc.filename else "")) from None

@@ -93,7 +93,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from io_adapters.errors import ConfigError
-from io_adapters.toml_file import read_toml
+from io_adapters.toml_file import path_is_file, read_toml
 from io_adapters.problem import (
     ALL_ELEMENT,
     OUTPUT_KEYS,
@@ -105,6 +105,7 @@ from io_adapters.problem import (
     Temperature,
     TimeTable,
     available,
+    check_settings,
     facet_count,
     read_nodal_values,
     time_steps,
@@ -186,34 +187,65 @@ class _Reader:
 
     # -------------------------------------------------------------- problem
     def problem(self, d: Mapping) -> Problem:
+        """The problem of a parsed file; every section is checked, its problems listed in one ConfigError."""
         self.keys(d, "the top level", _TOP, {"mesh", "time", "materials"})
-        mesh = self.mesh(d["mesh"])
+        errors: list[str] = []
+
+        def attempt(make, default=None):
+            try:
+                return make()
+            except ConfigError as exc:
+                message = str(exc)
+                errors.append(message[len(self.source) + 2:] if message.startswith(f"{self.source}: ") else message)
+                return default
+
+        mesh = attempt(lambda: self.mesh(d["mesh"]))
         tables = {}
         tables_in = d.get("tables", {})
         if not isinstance(tables_in, Mapping):
-            raise self.error("[tables] must hold one table per name ([tables.NAME])")
+            errors.append("[tables] must hold one table per name ([tables.NAME])")
+            tables_in = {}
         for name, table in tables_in.items():
-            tables[name] = self.table(table, f"[tables.{name}]")
-        solver = dict(d.get("solver", {}))
-        self.keys(solver, "[solver]", set(SOLVER_KEYS))
-        output = dict(d.get("output", {}))
-        self.keys(output, "[output]", set(OUTPUT_KEYS))
-        return Problem(
-            mesh=mesh,
-            materials=self.materials(d["materials"]),
-            dirichlet=tuple(self.dirichlet(item, f"[[dirichlet]] {i + 1}")
-                            for i, item in enumerate(self.array(d, "dirichlet"))),
-            pressures=tuple(self.pressure(item, f"[[pressure]] {i + 1}", mesh)
-                            for i, item in enumerate(self.array(d, "pressure"))),
-            centrifugal=tuple(self.centrifugal(item, f"[[centrifugal]] {i + 1}", mesh)
-                              for i, item in enumerate(self.array(d, "centrifugal"))),
-            temperature=self.temperature(d["temperature"], mesh, tables) if "temperature" in d else None,
-            tables=tables,
-            times=self.times(d["time"]),
-            solver=solver,
-            output=output,
-            source=self.source,
-        )
+            made = attempt(lambda name=name, table=table: self.table(table, f"[tables.{name}]"))
+            if made is not None:
+                tables[name] = made
+        solver = self.settings(d, "solver", errors)
+        output = self.settings(d, "output", errors)
+        materials = attempt(lambda: self.materials(d["materials"]), {})
+        times = attempt(lambda: self.times(d["time"]))
+
+        def items(key: str, read, needs_mesh: bool = False) -> tuple:
+            listed = attempt(lambda: self.array(d, key), [])
+            if needs_mesh and mesh is None:
+                return ()
+            made = [attempt(lambda i=i, item=item: read(item, f"[[{key}]] {i + 1}")) for i, item in enumerate(listed)]
+            return tuple(m for m in made if m is not None)
+
+        dirichlet = items("dirichlet", self.dirichlet)
+        pressures = items("pressure", lambda item, where: self.pressure(item, where, mesh), needs_mesh=True)
+        centrifugal = items("centrifugal", lambda item, where: self.centrifugal(item, where, mesh), needs_mesh=True)
+        temperature = None
+        if "temperature" in d and mesh is not None:
+            temperature = attempt(lambda: self.temperature(d["temperature"], mesh, tables))
+        if errors:
+            if len(errors) == 1:
+                raise self.error(errors[0])
+            raise self.error(f"{len(errors)} problems:\n  - " + "\n  - ".join(errors))
+        return Problem(mesh=mesh, materials=materials, dirichlet=dirichlet, pressures=pressures,
+                       centrifugal=centrifugal, temperature=temperature, tables=tables, times=times, solver=solver,
+                       output=output, source=self.source)
+
+    def settings(self, d: Mapping, key: str, errors: list[str]) -> dict:
+        """The [solver] or [output] table; its problems (unknown keys, values) appended to ``errors``."""
+        table = d.get(key, {})
+        if not isinstance(table, Mapping):
+            errors.append(f"[{key}] must be a table, found {table!r}")
+            return {}
+        known = SOLVER_KEYS if key == "solver" else OUTPUT_KEYS
+        problems = [f"unknown key '{k}' in [{key}] (known: {available(known)})" for k in table if k not in known]
+        problems += check_settings(key, {k: v for k, v in table.items() if k in known})
+        errors.extend(problems)
+        return {} if problems else dict(table)
 
     def array(self, d: Mapping, key: str) -> list:
         items = d.get(key, [])
@@ -223,7 +255,7 @@ class _Reader:
 
     def mesh(self, value):
         path = self.path(value, "'mesh'")
-        if not path.is_file():
+        if not path_is_file(path):
             raise self.error(f"mesh file {path} not found")
         if path.suffix.lower() in (".geof", ".geo"):
             from io_adapters.zset import read_mesh
@@ -276,7 +308,7 @@ class _Reader:
             if "file" in spec:
                 self.keys(spec, where + " (with 'file', only 'integration' may be added)", {"file", "integration"})
                 path = self.path(spec["file"], f"{where} 'file'")
-                if not path.is_file():
+                if not path_is_file(path):
                     raise self.error(f"{where}: material file {path} not found")
                 from io_adapters.zset.material_file import read_material
 
@@ -322,7 +354,7 @@ class _Reader:
             values = item["values"]
         else:
             path = self.path(item["file"], f"{where} 'file'")
-            if not path.is_file():
+            if not path_is_file(path):
                 raise self.error(f"{where}: pressure file {path} not found")
             if face_set not in mesh.face_sets:
                 raise self.error(f"{where}: face set '{face_set}' is not in the mesh "
@@ -364,6 +396,9 @@ class _Reader:
             raise self.error(f"{where} needs exactly one of 'keys', 'base'+'max'+'table', 'fields' or 'uniform', "
                              f"found {forms or 'none'}")
         form = forms[0]
+        if form == "base/max" and not {"base", "max"} <= set(t):
+            given = "base" if "base" in t else "max"
+            raise self.error(f"{where}: 'base' and 'max' go together (found only '{given}')")
         allowed = {"keys": {"keys", "period", "end"}, "base/max": {"base", "max", "table"}, "fields": {"fields"},
                    "uniform": {"uniform"}}[form]
         extra = sorted(set(t) - allowed)

@@ -6,9 +6,14 @@
     nirom info FILE [--format F]                      (results, stores, meshes, models)
     mpiexec -n P nirom offline offline.toml           (build a reduced-order model)
     mpiexec -n P nirom online rom.h5 case.toml...     (solve new loadings with it)
+    mpiexec -n P nirom cluster cluster.toml           (local models + ROM-net: a ROM dictionary)
+    mpiexec -n P nirom online dictionary.h5 case.toml (ROM-net picks the local model)
 
-Every expected error ends the command with exit code 1 and a one-line reason on
-standard error; ``--debug`` shows the traceback instead.
+Every expected error (a file, a configuration, a full disk) ends the command with
+exit code 1 and a one-line reason on standard error naming the file; an unexpected
+one (a bug) with exit code 2 and a one-line reason; an interruption with 130.
+``--debug`` shows the traceback instead. Under ``mpiexec`` an error on any rank ends
+every rank (:mod:`mpi_drivers.collective`).
 """
 
 from __future__ import annotations
@@ -54,7 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     online.add_argument("case", type=Path, nargs="+", metavar="case.toml",
                         help="one or more case files (a batch: the model is loaded once)")
 
-    info = commands.add_parser("info", help="summarise a result file, a store, a mesh or a model")
+    cluster = commands.add_parser(
+        "cluster", help="cluster training runs into local models + ROM-net (run under mpiexec -n P)",
+        description="Cluster the training runs (physics-informed dissimilarity), build one local "
+                    "reduced-order model per cluster and the ROM-net classifier that picks one from "
+                    "the load description; write the dictionary file and a report. Example: "
+                    "mpiexec -n 2 nirom cluster cluster.toml")
+    cluster.add_argument("config", type=Path, metavar="cluster.toml")
+
+    info = commands.add_parser("info", help="summarise a result file, a store, a mesh, a model or a dictionary")
     info.add_argument("file", type=Path, nargs="+", metavar="FILE")
     info.add_argument("--format", choices=["nirom", "zset", "ansys", "fenics", "meshio"])
     return parser
@@ -87,6 +100,12 @@ def _info(args) -> int:
         if file.suffix.lower() in (".h5", ".hdf5") and is_model(file):
             print(ReducedOrderModel.load(file).summary())
             continue
+        if file.suffix.lower() in (".h5", ".hdf5"):
+            from clustering.dictionary import RomDictionary, is_dictionary
+
+            if is_dictionary(file):
+                print(RomDictionary.load(file).summary())
+                continue
         print(io_adapters.read(str(file), format=args.format).summary())
     return 0
 
@@ -121,6 +140,13 @@ class _progress:
             self.bar.close()
 
 
+def _cluster(args) -> int:
+    from mpi_drivers.cluster import run_cluster
+    from mpi_drivers.collective import run_collectively
+
+    return run_collectively(lambda comm: run_cluster(args.config, comm), "cluster", debug=args.debug)
+
+
 def _online(args) -> int:
     from mpi_drivers.collective import run_collectively
     from mpi_drivers.online import run_online
@@ -131,19 +157,42 @@ def _online(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nirom`` console script."""
     args = _parser().parse_args(argv)
-    staged = args.command in ("offline", "online")   # stages log their phases by default
+    staged = args.command in ("offline", "online", "cluster")   # stages log their phases by default
     logging.basicConfig(level=logging.INFO if args.verbose or staged else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from io_adapters.errors import NiromError
+    from mpi_drivers.collective import describe
 
     try:
-        return {"convert": _convert, "info": _info, "offline": _offline, "online": _online}[args.command](args)
-    except (NiromError, OSError) as exc:
+        return {"convert": _convert, "info": _info, "offline": _offline, "online": _online,
+                "cluster": _cluster}[args.command](args)
+    except Exception as exc:                 # every error is one line (the traceback with --debug)
         if args.debug:
             raise
-        reason = str(exc).replace("\n", " ")
-        print(f"nirom {args.command}: error: {reason}", file=sys.stderr)
-        return 1
+        message, code = describe(exc)
+        print(f"nirom {args.command}: error: {message}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"nirom {args.command}: interrupted", file=sys.stderr, flush=True)
+        code = 130
+    if argv is None:                     # this process is the command: it ends here
+        _end_now(code)
+    return code
+
+
+def _end_now(code: int) -> None:
+    """End the process at once after a failed command (streams flushed), without the
+    interpreter's teardown: an HDF5 file whose write failed (a full disk) crashes the
+    final garbage collection (a segfault after the message, exit code 139)."""
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from io_adapters.toml_file import read_toml
+from io_adapters.toml_file import path_exists, read_toml
 
 from rom.settings import AdaptiveSettings, IndicatorSettings, Settings, SolverSettings, option, problems_error, \
     settings_from
@@ -94,7 +94,7 @@ def load_case(path: str | Path) -> Case:
     data = read_toml(path, "case file")
     errors: list[str] = []
     problem = data.get("problem")
-    if isinstance(problem, str) and problem and not (path.parent / problem).exists():
+    if isinstance(problem, str) and problem and not path_exists(path.parent / problem):
         errors.append(f"problem file {path.parent / problem} does not exist")
     case = settings_from(Case, data, where="", errors=errors, base_dir=path.parent, source=path)
     if errors:
@@ -129,7 +129,11 @@ def run_online(model_path: str | Path, case_paths, comm) -> int:
         logging.getLogger().setLevel(logging.ERROR)
     paths = [Path(case_paths)] if isinstance(case_paths, (str, Path)) else [Path(p) for p in case_paths]
     cases = [load_case(path) for path in paths]          # a typo in the last case stops the run before the first solve
-    model = ReducedOrderModel.load(model_path, comm=comm)
+    model = _load_model(model_path, comm)
+    problems = [f"{path}: {problem} (model {model_path})" for path, case in zip(paths, cases)
+                for problem in check_case(case, model)]
+    if problems:                                          # before the first solve, every case at once
+        raise problems_error(problems)
     summary, failed = [], []
     for k, (path, case) in enumerate(zip(paths, cases), start=1):
         if comm.rank == 0 and len(cases) > 1:
@@ -152,6 +156,43 @@ def run_online(model_path: str | Path, case_paths, comm) -> int:
     if comm.rank == 0 and len(cases) > 1:
         print(batch_summary(summary))
     return 1 if failed else 0
+
+
+def check_case(case: Case, model) -> list[str]:
+    """What a case asks that the model cannot give (unknown dual fields for ``fields``, the
+    indicator or the enrichment's ``watch``; outputs that are folders), checked before any solve.
+
+    ``model`` is a :class:`rom.model.ReducedOrderModel` or a ROM dictionary (its local
+    models' dual quantities).
+    """
+    local = model.models if hasattr(model, "models") else [model]
+    duals = sorted(set.intersection(*(set(n for s in m.subdomains for n in s.duals) for m in local)))
+    known = ", ".join(duals) or "none"
+    problems = []
+    unknown = [name for name in (case.fields or ()) if name not in duals]
+    if unknown:
+        problems.append(f"fields {unknown}: the model has no such dual quantity (it has: {known})")
+    if case.indicator.field is not None and case.indicator.field not in duals:
+        problems.append(f"[indicator] field '{case.indicator.field}': the model has no such dual quantity "
+                        f"(it has: {known})")
+    watch = case.adaptive.watch
+    if case.adaptive.enabled and watch != "auto":
+        unknown = [name for name in ([watch] if isinstance(watch, str) else watch) if name not in duals]
+        if unknown:
+            problems.append(f"[adaptive] watch {unknown}: the model has no such dual quantity (it has: {known})")
+    for key, target in (("output", case.output), ("[adaptive] save_model", case.adaptive.save_model)):
+        if target is not None and path_exists(target) and Path(target).is_dir():
+            problems.append(f"{key} {target} is a directory (a file name is expected)")
+    return problems
+
+
+def _load_model(path, comm):
+    """A reduced-order model or a ROM dictionary (ROM-net then picks the local model of each case)."""
+    from rom.model import ReducedOrderModel
+
+    from clustering.dictionary import RomDictionary, is_dictionary
+
+    return RomDictionary.load(path, comm=comm) if is_dictionary(path) else ReducedOrderModel.load(path, comm=comm)
 
 
 def _solve_case(model, case: Case, comm):
@@ -181,7 +222,8 @@ def enrichment_tol(case: Case, model) -> float:
     else ``IndicatorSettings().tol``."""
     if case.adaptive.tol is not None:
         return case.adaptive.tol
-    return float(model.settings.get("indicator", {}).get("tol", IndicatorSettings().tol))
+    local = model.models[0] if hasattr(model, "models") else model      # a dictionary's local models share it
+    return float(local.settings.get("indicator", {}).get("tol", IndicatorSettings().tol))
 
 
 def batch_summary(rows) -> str:
@@ -213,4 +255,10 @@ def report(result, seconds: float) -> str:
                  f"{len(enriched)} enrichments")
     if result.hf_seconds:
         lines.append(f"high-fidelity steps: {result.hf_seconds:.3f} s ({100 * result.hf_seconds / seconds:.0f} %)")
+    if result.selection:
+        chosen = result.selection
+        p = chosen["probabilities"][chosen["cluster"]]
+        lines.append(f"ROM-net: local model {chosen['cluster']} (probability {p:.2f}; conformal set "
+                     f"{chosen['conformal_set']}; tried {chosen['tried']}"
+                     + ("; enriched" if chosen.get("enriched") else "") + ")")
     return "\n".join(lines)

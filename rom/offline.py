@@ -20,13 +20,17 @@ uses (:mod:`rom.adaptive`): the model is reduced by one code path with one set o
 settings.
 
 Finished phases are checkpointed (per rank, atomically) in ``config.checkpoint``:
-a killed run started again with the same configuration resumes after the last
-finished phase.
+a killed run started again resumes after the last finished phase whose inputs did
+not change (:class:`Checkpoint`: each phase is keyed by the contents of the training
+files, the mesh and imposed-displacement sets, its settings, ``stress_field`` for the
+ECM, the rank count and the partition, chained with the keys of the earlier phases).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -62,47 +66,168 @@ class _Timer:
         self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
 
 
+#: Version of the checkpoint files' layout (a file of another version is not reused).
+CHECKPOINT_VERSION = 2
+
+#: Why a phase input differs, for the log line.
+_INPUT_NAMES = {
+    "training": "the training data (file contents)", "mesh": "the problem's mesh", "partition": "the partition",
+    "ranks": "the number of ranks", "rule": "the integration rule", "constrained":
+    "the problem's imposed-displacement sets", "pod": "the POD settings", "blocks": "the POD's block layout",
+    "ecm": "the [ecm] settings", "stress_field": "stress_field", "version": "the checkpoint format",
+}
+
+
+def _chain(inputs: dict[str, dict]) -> dict[str, str]:
+    """Per phase, a key of its inputs and of every earlier phase's (the phases in order)."""
+    keys, previous = {}, ""
+    for phase, own in inputs.items():
+        text = json.dumps({"after": previous, "inputs": own, "version": CHECKPOINT_VERSION}, sort_keys=True,
+                          default=str)
+        previous = keys[phase] = hashlib.sha256(text.encode()).hexdigest()
+    return keys
+
+
+def _why(phase: str, stored: dict | None, current: dict, earlier: str | None) -> str:
+    if earlier is not None:
+        return f"an earlier phase ({earlier}) is recomputed"
+    if stored is None:
+        return "it was written by another version of nirom"
+    changed = []
+    for key in sorted(set(stored) | set(current)):
+        if stored.get(key) != current.get(key):
+            old, new = stored.get(key), current.get(key)
+            detail = f" ({old!r} → {new!r})" if all(isinstance(v, (int, str, type(None))) and len(repr(v)) < 40
+                                                     for v in (old, new)) else ""
+            changed.append(_INPUT_NAMES.get(key, key) + detail)
+    return "changed: " + ", ".join(changed) if changed else "its inputs changed"
+
+
 class Checkpoint:
     """Finished phases of one rank, kept in ``<folder>/rank<r>.h5`` (atomic writes).
 
-    Phases are reused only when the configuration's fingerprint matches.
+    Each phase is stored with a key of what shaped it — its own inputs
+    (:meth:`rom.offline_config.OfflineConfig.phase_inputs`: training data and mesh by
+    content, imposed-displacement sets, settings, rank count, partition) chained with
+    the keys of the phases before it — and with a checksum of its arrays. A phase is
+    reused only when its key matches: the first phase whose inputs changed, and every
+    later one, start afresh, each with a log line saying why. A checkpoint that cannot
+    be read is ignored (logged); one that cannot be written is reported once and the
+    run goes on without it.
+
+    Parameters
+    ----------
+    folder : path or None
+        None: nothing is kept on disk.
+    rank : int
+    inputs : dict[str, dict] or str
+        Per phase in order (``pod_U``, ``pod_<dual>``…, ``ecm``), its inputs; the
+        partial phase ``gram_<name>`` shares the key of ``pod_<name>``. A string: one
+        key for every phase.
     """
 
-    def __init__(self, folder: Path | None, rank: int, fingerprint: str):
+    def __init__(self, folder: Path | None, rank: int, inputs):
         self.path = None if folder is None else Path(folder) / f"rank{rank}.h5"
-        self.fingerprint = fingerprint
+        self.rank = rank
+        if isinstance(inputs, str):
+            self.inputs, self.keys, self.fingerprint = {}, {}, inputs
+        else:
+            self.inputs = json.loads(json.dumps(inputs, default=str))      # as stored: tuples become lists
+            self.keys = _chain(self.inputs)
+            self.fingerprint = hashlib.sha256(json.dumps(self.keys, sort_keys=True).encode()).hexdigest()[:16]
         self.data: dict[str, dict[str, np.ndarray]] = {}
+        self._digests: dict[str, str] = {}            # of each phase's arrays (computed once)
+        self._warned = False
         if self.path is not None and self.path.exists():
-            import h5py
+            self._load()
 
-            try:
-                with h5py.File(self.path, "r") as f:
-                    if f.attrs.get("fingerprint") == fingerprint:
-                        self.data = {p: {k: v[()] for k, v in g.items()} for p, g in f.items()}
-            except OSError:
-                self.data = {}
+    def key(self, phase: str) -> str:
+        """The key a stored phase must carry to be reused."""
+        base = "pod_" + phase[len("gram_"):] if phase.startswith("gram_") else phase
+        return self.keys.get(base, self.fingerprint)
+
+    def _load(self) -> None:
+        import h5py
+
+        try:
+            with h5py.File(self.path, "r") as f:
+                stored = {name: (dict(g.attrs), {k: v[()] for k, v in g.items()}) for name, g in f.items()
+                          if isinstance(g, h5py.Group)}
+        except Exception as exc:                  # a damaged file: h5py raises OSError, KeyError, RuntimeError…
+            log.warning("offline: checkpoint %s unreadable (%s: %s); starting afresh", self.path,
+                        type(exc).__name__, exc)
+            return
+        recomputed = None             # the first phase not reused: the later ones are recomputed too
+        order = list(self.inputs) or list(dict.fromkeys("pod_" + n[len("gram_"):] if n.startswith("gram_") else n
+                                                         for n in sorted(stored)))
+        for phase in order:
+            names = (f"gram_{phase[len('pod_'):]}", phase) if phase.startswith("pod_") else (phase,)
+            for name in (n for n in names if n in stored):
+                attrs, arrays = stored[name]
+                same_key = attrs.get("key") == self.key(name)
+                intact = attrs.get("sha256") == _arrays_digest(arrays)
+                if recomputed is None and same_key and intact:
+                    self.data[name], self._digests[name] = arrays, attrs["sha256"]
+                    continue
+                if recomputed is None and same_key:
+                    reason = "its arrays do not match their checksum"
+                else:
+                    reason = _why(phase, _json(attrs.get("inputs")), self.inputs.get(phase, {}), recomputed)
+                if self.rank == 0:
+                    log.info("offline: checkpoint phase %s not reused: %s", name, reason)
+            if phase not in self.data and recomputed is None:
+                recomputed = phase
 
     def get(self, phase: str) -> dict | None:
         return self.data.get(phase)
 
     def put(self, phase: str, arrays: dict[str, np.ndarray]) -> None:
         self.data[phase] = {k: np.asarray(v) for k, v in arrays.items()}
+        self._digests[phase] = _arrays_digest(self.data[phase])
         if self.path is None:
             return
+        import io
+
         import h5py
 
-        from io_adapters.atomic import atomic_path
+        from rom.model import write_file_atomically
 
-        with atomic_path(self.path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["fingerprint"] = self.fingerprint
-                for p, arrays_ in self.data.items():
-                    g = f.create_group(p)
-                    for k, v in arrays_.items():
-                        g.create_dataset(k, data=v)
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as f:
+            f.attrs["version"] = CHECKPOINT_VERSION
+            for p, arrays_ in self.data.items():
+                g = f.create_group(p)
+                for k, v in arrays_.items():
+                    g.create_dataset(k, data=v)
+                g.attrs["key"] = self.key(p)
+                g.attrs["sha256"] = self._digests[p]
+                base = "pod_" + p[len("gram_"):] if p.startswith("gram_") else p
+                g.attrs["inputs"] = json.dumps(self.inputs.get(base, {}), sort_keys=True, default=str)
+        try:
+            with buffer.getbuffer() as image:
+                write_file_atomically(self.path, image, what="offline checkpoint")
+        except OSError as exc:
+            if not self._warned:
+                log.warning("offline: %s; going on without checkpoints", exc)
+                self._warned = True
+            self.path = None
 
     def phases(self) -> list[str]:
         return list(self.data)
+
+
+def _arrays_digest(arrays: dict) -> str:
+    from rom.offline_config import content_digest
+
+    return content_digest({k: np.asarray(arrays[k]) for k in sorted(arrays)})
+
+
+def _json(text) -> dict | None:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _collective_phase(checkpoint: Checkpoint, phase: str, comm) -> dict | None:
@@ -200,8 +325,16 @@ def _cell_partition(config: OfflineConfig, problem, comm) -> np.ndarray:
 BLOCK_BYTES = 256 * 2**20
 
 
-def _blocks(runs, name: str, n_rows: int) -> list[tuple[int, slice]]:
-    """(run, steps) blocks of at most BLOCK_BYTES of this rank's rows of a field."""
+def _blocks(runs, name: str, n_rows: int, comm=None) -> list[tuple[int, slice]]:
+    """(run, steps) blocks of at most BLOCK_BYTES of a rank's rows of a field.
+
+    The block size follows the largest rank's row count, so that every rank cuts the
+    snapshots into the same blocks (the Gram accumulation is collective per block).
+    """
+    if comm is not None and comm.size > 1:
+        from mpi4py import MPI
+
+        n_rows = comm.allreduce(int(n_rows), op=MPI.MAX)
     width = n_rows * runs[0].fields[name].n_components * 8
     per_block = max(1, BLOCK_BYTES // max(width, 1))
     return [(r, slice(start, min(start + per_block, run.n_times)))
@@ -220,7 +353,7 @@ def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, 
     done = _collective_phase(checkpoint, f"pod_{name}", comm)
     if done is not None:
         return done
-    blocks = _blocks(runs, name, len(rows))
+    blocks = _blocks(runs, name, len(rows), comm)
 
     def read_block(b: int) -> np.ndarray:
         r, steps = blocks[b]
@@ -244,6 +377,28 @@ def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, 
 def _read_rows(runs, name: str, rows: np.ndarray) -> np.ndarray:
     """Every training snapshot of a field at some rows: (n_snapshots, n_rows, n_components)."""
     return np.concatenate([run.fields[name].read(rows=rows) for run in runs], axis=0)
+
+
+def _phase_inputs(config: OfflineConfig, runs, problem, rule: str, cell_parts: np.ndarray, part, constrained: dict,
+                  comm) -> dict[str, dict] | str:
+    """What shapes each checkpointed phase (see :meth:`OfflineConfig.phase_inputs`); the
+    training files are hashed by content only when there is a checkpoint to compare with."""
+    if config.checkpoint is None:
+        return config.fingerprint()
+    from rom.offline_config import training_digests
+
+    files = []
+    for path, run in zip(config.training, runs):
+        listed = [Path(f) for f in (run.provenance or {}).get("files", []) if Path(f).exists()]
+        files.append(list(dict.fromkeys([Path(path).resolve(), *(f.resolve() for f in listed)])))
+    cache = Path(config.checkpoint) / "training_digests.json"
+    digests = training_digests(files, cache=cache, comm=comm)
+    fields = ["U", *config.duals]
+    blocks = {name: [(r, s.start, s.stop) for r, s in _blocks(runs, name, len(part.nodes if name == "U"
+                                                                                 else part.point_rows), comm)]
+              for name in fields}
+    return config.phase_inputs(training=digests, mesh=problem.mesh, constrained=constrained, partition=cell_parts,
+                               ranks=_rank_size(comm)[1], rule=rule, blocks=blocks)
 
 
 # ==================================================================== build
@@ -276,7 +431,8 @@ def build(config_or_dict, comm=None):
     reductor = Reductor(problem, rule, [(rank, np.flatnonzero(cell_parts == rank))], ecm=config.ecm, comm=comm)
     part = reductor.parts[0]
     n_snapshots = sum(run.n_times for run in runs)
-    checkpoint = Checkpoint(config.checkpoint, rank, config.fingerprint())
+    checkpoint = Checkpoint(config.checkpoint, rank, _phase_inputs(config, runs, problem, rule, cell_parts, part,
+                                                                    reductor.constrained, comm))
     resumed = [p for p in checkpoint.phases()]
     if rank == 0:
         log.info("offline: %d training runs, %d snapshots, %d subdomains; mesh %d nodes, %d cells, rule %s%s",

@@ -83,6 +83,7 @@ looked for. Sizes, non-finite values and mismatches name the file at fault.
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -99,8 +100,10 @@ from io_adapters.problem import (
     Problem,
     Temperature,
     TimeTable,
+    MAX_TIME_STEPS_VARIABLE,
     available,
     facet_count,
+    max_time_steps,
     read_nodal_values,
     time_steps,
 )
@@ -201,6 +204,9 @@ def read_lines(path: Path, *, root: Path | None = None, _stack: tuple[Path, ...]
                                   f"(looked in {path.parent} and {root})")
             if target.resolve() in _stack:
                 raise ConfigError(f"{path} line {lineno}: '{tokens[1]}' includes itself")
+            if len(_stack) >= MAX_INCLUDE_DEPTH:
+                raise ConfigError(f"{path} line {lineno}: '@include' files nested more than {MAX_INCLUDE_DEPTH} "
+                                  "deep")
             lines.extend(read_lines(target, root=root, _stack=_stack + (path.resolve(),), _counter=counter))
             continue
         if tokens[0].startswith("function"):
@@ -262,10 +268,13 @@ def is_number(token: str) -> bool:
 
 
 def as_number(token: str, where: str, what: str) -> float:
-    """``number(token)``, or ConfigError naming ``what`` and ``where``."""
+    """``number(token)``, or ConfigError naming ``what`` and ``where`` (also for a number
+    beyond the range of doubles, ``1e400``)."""
     value = number(token)
     if value is None:
         raise ConfigError(f"{where}: {what} must be a number, found '{token}'")
+    if not np.isfinite(value):
+        raise ConfigError(f"{where}: {what} must be a finite number, found '{token}' (beyond ±1.8e308)")
     return value
 
 
@@ -281,16 +290,50 @@ def numbers(tokens: list[str], where: str, what: str) -> list[float]:
 
 
 # ------------------------------------------------------- key-time expressions
+#: Longest key-time expression read (a deck's are a few characters: ``5.0+cycle*10.``).
+MAX_EXPRESSION_LENGTH = 1000
+#: Deepest key-time expression read (parentheses, or operations in a chain such as ``1+1+…+1``).
+MAX_EXPRESSION_DEPTH = 100
+#: Deepest chain of ``@include`` files.
+MAX_INCLUDE_DEPTH = 32
+
+
+def _depth(tree) -> int:
+    """Depth of a syntax tree (iterative: the tree may be deeper than Python's stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def linear_in_cycle(expression: str) -> tuple[float, float]:
     """``(a, b)`` such that an arithmetic expression of ``cycle`` equals ``a + b·cycle``.
 
     Accepts numbers, ``cycle``, ``+ - * /`` and parentheses (e.g. ``5.0+cycle*10.``);
-    raises ConfigError for anything else or a non-linear expression.
+    raises ConfigError for anything else, a non-linear expression, one longer than
+    :data:`MAX_EXPRESSION_LENGTH` characters or nested deeper than :data:`MAX_EXPRESSION_DEPTH`
+    (Python's parser and the evaluation would exhaust the stack or the memory first).
     """
+    text = expression.strip()
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ConfigError(f"the expression '{shown}' has {len(text)} characters (at most {MAX_EXPRESSION_LENGTH})")
+    depth = max(itertools.accumulate(1 if c == "(" else -1 if c == ")" else 0 for c in text), default=0)
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise ConfigError(f"the expression '{shown}' nests {depth} parentheses (at most {MAX_EXPRESSION_DEPTH})")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
-        raise ConfigError(f"cannot read the expression '{expression}'") from None
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError):
+        raise ConfigError(f"cannot read the expression '{shown}'") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"the expression '{shown}' is nested too deeply (at most {MAX_EXPRESSION_DEPTH} "
+                          "levels)") from None
+    if _depth(tree) > MAX_EXPRESSION_DEPTH:
+        raise ConfigError(f"the expression '{shown}' is nested {_depth(tree)} operations deep (at most "
+                          f"{MAX_EXPRESSION_DEPTH})")
+    expression = shown
 
     def value(node, cycle: float) -> float:
         if isinstance(node, ast.Expression):
@@ -561,7 +604,11 @@ def _intervals(found: dict[str, Block], previous: float) -> tuple[list[float], l
         steps = broadcast(steps, len(ends), "*dtime values", dtime)
         counts, start = [], previous
         for end, dt in zip(ends, steps):
-            n = round((end - start) / dt) if dt > 0 else 0
+            ratio = (end - start) / dt if dt > 0 else 0.0
+            if not np.isfinite(ratio) or ratio > max_time_steps():
+                raise ConfigError(f"{dtime.where}: *dtime {dt} cuts [{start}, {end}] into {ratio:.3g} steps: at most "
+                                  f"{max_time_steps()} (set {MAX_TIME_STEPS_VARIABLE} to raise the limit)")
+            n = round(ratio)
             if n < 1 or abs(n * dt - (end - start)) > 1e-9 * max(abs(end - start), 1e-300):
                 raise ConfigError(f"{dtime.where}: *dtime {dt} does not divide the interval [{start}, {end}]")
             counts.append(n)
