@@ -19,6 +19,7 @@ BENCHMARKS = [
     ("Convergence ratio: error and iterations per ratio (HF and reduced)", "bench_convergence", [], ["--quick"]),
     ("POD: distributed, vs numpy SVD", "bench_pod", [], ["--quick"]),
     ("ECM: large integrand sets", "bench_ecm", [], ["--quick"]),
+    ("Stochastic boundary conditions: WGAN-GP vs baselines", "bench_gan", [], ["--quick"]),
     ("Online stage: speed-up, mesh independence, adaptivity, indicator, imposed displacements", "bench_online", [],
      ["--quick"]),
     ("Clustering kernels: distributed dissimilarities, k-medoids", "bench_clustering_kernels", [], ["--quick"]),
