@@ -54,6 +54,7 @@ import h5py
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.formats import check_file
 from io_adapters.mesh import CELL_DIMENSION, NODES_PER_CELL, Mesh
 from io_adapters.simulation import Field, Index, Simulation
 
@@ -102,7 +103,7 @@ def is_dolfinx_xdmf(path: str | os.PathLike) -> bool:
             if _local(element.tag) == "DataItem" and element.get("Format", "XML").upper() == "HDF":
                 dataset = (element.text or "").strip().rpartition(":")[2]
                 return dataset.startswith(("/Mesh/", "/Function/"))
-    except (ET.ParseError, OSError):
+    except Exception:  # noqa: BLE001  not XML, unreadable, not text: not a dolfinx file
         return False
     return False
 
@@ -138,12 +139,13 @@ def read(path: str | os.PathLike, *, check_datasets: bool = True) -> Simulation:
     path = Path(path)
     if path.suffix.lower() == ".bp":
         return _read_vtx(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = check_file(path, "a dolfinx XDMF file")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise InputError(f"{path}: not a valid XDMF (XML) file: {exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as XML ({exc})") from None
     domain = root.find("Domain")
     if _local(root.tag) != "Xdmf" or domain is None:
         raise InputError(f"{path}: not an XDMF file (no <Xdmf><Domain>)")
@@ -160,17 +162,20 @@ def read(path: str | os.PathLike, *, check_datasets: bool = True) -> Simulation:
     cell_order = canonical_cell_order(connectivity, source=str(path))
     tdim = CELL_DIMENSION[cell_type]
     dim = gdim if gdim < 3 else (3 if tdim == 3 or np.ptp(points[:, 2]) > 0 else 2)
-    mesh = Mesh(
-        points=points[node_order],
-        cells={cell_type: connectivity[cell_order]},
-        point_ids=node_order,
-        cell_ids=cell_order,
-        dim=dim,
-    )
+    try:
+        mesh = Mesh(
+            points=points[node_order],
+            cells={cell_type: connectivity[cell_order]},
+            point_ids=node_order,
+            cell_ids=cell_order,
+            dim=dim,
+        )
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
     times, fields, h5_files = _read_series(path, series, mesh, node_order, cell_order, gdim, check_datasets)
     h5_files.add(_split_hdf_path(path, mesh_grid.find("Geometry/DataItem"))[0])
-    return Simulation(
+    return _in_file(path, lambda: Simulation(
         mesh=mesh,
         times=times,
         fields=fields,
@@ -180,7 +185,15 @@ def read(path: str | os.PathLike, *, check_datasets: bool = True) -> Simulation:
             "solver": "dolfinx",
             "mesh_grid": mesh_grid.get("Name", ""),
         },
-    )
+    ))
+
+
+def _in_file(path: Path, build):
+    """``build()``, its InputError (same class) prefixed with the file."""
+    try:
+        return build()
+    except InputError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def canonical_node_order(points: np.ndarray, *, source: str) -> np.ndarray:
@@ -205,6 +218,12 @@ def canonical_node_order(points: np.ndarray, *, source: str) -> np.ndarray:
     """
     if len(points) == 0:
         return np.zeros(0, dtype=np.int64)
+    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if len(bad):
+        k = int(bad[0])
+        kind = "NaN" if np.isnan(points[k]).any() else "an infinite value"
+        raise InputError(f"{source}: node {k} has {kind} among its coordinates {points[k].tolist()} "
+                         f"({len(bad)} such node(s))")
     keys = coordinate_keys(points)
     order = np.lexsort(keys.T[::-1])
     same = np.all(keys[order[1:]] == keys[order[:-1]], axis=1)
@@ -317,12 +336,17 @@ def _mesh_grid(path: Path, grids: list[ET.Element], series: list[ET.Element]) ->
     return grid
 
 
-def _dimensions(path: Path, item: ET.Element) -> tuple[int, ...]:
+def _dimensions(path: Path, item: ET.Element | None) -> tuple[int, ...]:
+    if item is None:
+        raise InputError(f"{path}: missing DataItem")
     try:
-        return tuple(int(d) for d in item.get("Dimensions", "").split())
+        dims = tuple(int(d) for d in item.get("Dimensions", "").split())
     except ValueError:
+        dims = (-1,)
+    if not dims or min(dims) < 0:
         raise InputError(f"{path}: DataItem '{(item.text or '').strip()}' has bad Dimensions "
-                         f"'{item.get('Dimensions')}'") from None
+                         f"'{item.get('Dimensions')}' (expected non-negative integers)")
+    return dims
 
 
 def _split_hdf_path(path: Path, item: ET.Element | None) -> tuple[Path, str]:
@@ -341,44 +365,79 @@ def _split_hdf_path(path: Path, item: ET.Element | None) -> tuple[Path, str]:
     return (path.parent / filename), dataset
 
 
-def _read_dataset(path: Path, item: ET.Element, dtype) -> np.ndarray:
+def _open_hdf5(path: Path, h5_path: Path):
+    """The HDF5 file an XDMF file names, or InputError saying what it really is."""
+    from io_adapters.store.files import hdf5_problem
+
+    problem = hdf5_problem(h5_path)
+    if problem == "no such file":
+        raise InputError(f"{path}: its HDF5 file {h5_path} does not exist")
+    if problem is not None:
+        raise InputError(f"{h5_path} (named by {path}): {problem}")
+    try:
+        return h5py.File(h5_path, "r")
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{h5_path} (named by {path}): cannot be opened (h5py: {exc})") from None
+
+
+def _dataset(f, h5_path: Path, dataset: str, path: Path):
+    try:
+        item = f[dataset]
+    except Exception as exc:  # noqa: BLE001  KeyError, or h5py's errors on a corrupt file
+        raise InputError(f"{h5_path}: no readable dataset {dataset} (named by {path}): {exc}") from None
+    if not isinstance(item, h5py.Dataset):
+        raise InputError(f"{h5_path}:{dataset} (named by {path}) is a {type(item).__name__.lower()}, not a dataset")
+    return item
+
+
+def _read_dataset(path: Path, item: ET.Element, kind: str) -> np.ndarray:
+    """A dataset of the mesh: ``kind`` "i" (integers, the topology) or "f" (numbers, the geometry)."""
     h5_path, dataset = _split_hdf_path(path, item)
     expected = _dimensions(path, item)
-    try:
-        with h5py.File(h5_path, "r") as f:
-            values = np.asarray(f[dataset][()], dtype=dtype)
-    except FileNotFoundError:
-        raise InputError(f"{path}: its HDF5 file {h5_path} does not exist") from None
-    except (OSError, KeyError) as exc:
-        raise InputError(f"{h5_path}: cannot read dataset {dataset} named by {path}: {exc}") from None
-    if values.shape != expected:
-        raise InputError(f"{h5_path}:{dataset} has shape {values.shape}, {path} announces {expected}")
-    return values
+    with _open_hdf5(path, h5_path) as f:
+        dset = _dataset(f, h5_path, dataset, path)
+        if tuple(dset.shape) != expected:
+            raise InputError(f"{h5_path}:{dataset} has shape {tuple(dset.shape)}, {path} announces {expected}")
+        allowed = "iu" if kind == "i" else "fiu"
+        if dset.dtype.kind not in allowed:
+            raise InputError(f"{h5_path}:{dataset} holds {dset.dtype}, expected "
+                             + ("integers (node indices)" if kind == "i" else "numbers (coordinates)"))
+        try:
+            values = dset[()]
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{h5_path}:{dataset} cannot be read (h5py: {exc})") from None
+    return np.asarray(values, dtype=np.int64 if kind == "i" else np.float64)
 
 
 def _read_mesh_grid(path: Path, grid: ET.Element) -> tuple[str, np.ndarray, np.ndarray, int]:
     """Cell type, connectivity (file order), points (n, 3) and geometric dimension."""
     topology, geometry = grid.find("Topology"), grid.find("Geometry")
-    xdmf_type = topology.get("TopologyType", "")
+    xdmf_type = topology.get("TopologyType", topology.get("Type", ""))
     if xdmf_type not in XDMF_TO_MESHIO:
         raise InputError(f"{path}: topology type '{xdmf_type}' is not supported "
                          f"(supported: {', '.join(XDMF_TO_MESHIO)}; dolfinx mixed meshes are not)")
     cell_type = XDMF_TO_MESHIO[xdmf_type]
-    connectivity = _read_dataset(path, topology.find("DataItem"), np.int64)
+    connectivity = _read_dataset(path, topology.find("DataItem"), "i")
     if connectivity.ndim != 2 or connectivity.shape[1] != NODES_PER_CELL[cell_type]:
         raise InputError(f"{path}: topology {xdmf_type} should have {NODES_PER_CELL[cell_type]} nodes per cell, "
                          f"found shape {connectivity.shape}")
     geometry_type = geometry.get("GeometryType", "XYZ")
     if geometry_type not in ("XY", "XYZ"):
         raise InputError(f"{path}: geometry type '{geometry_type}' is not supported (XY or XYZ)")
-    points = _read_dataset(path, geometry.find("DataItem"), np.float64)
+    points = _read_dataset(path, geometry.find("DataItem"), "f")
     gdim = len(geometry_type)
     if points.ndim != 2 or points.shape[1] != gdim:
         raise InputError(f"{path}: geometry {geometry_type} has shape {points.shape}")
     if gdim == 2:
         points = np.column_stack([points, np.zeros(len(points))])
-    if connectivity.size and (connectivity.min() < 0 or connectivity.max() >= len(points)):
-        raise InputError(f"{path}: topology refers to node {connectivity.max()}, but there are {len(points)} nodes")
+    if connectivity.size and connectivity.min() < 0:
+        cell = int(np.flatnonzero((connectivity < 0).any(axis=1))[0])
+        raise InputError(f"{path}: topology holds the negative node index {int(connectivity.min())} "
+                         f"(cell {cell}: {connectivity[cell].tolist()}); indices run from 0 to {len(points) - 1}")
+    if connectivity.size and connectivity.max() >= len(points):
+        cell = int(np.flatnonzero((connectivity >= len(points)).any(axis=1))[0])
+        raise InputError(f"{path}: topology refers to node {int(connectivity.max())} (cell {cell}), but there are "
+                         f"{len(points)} nodes")
     return cell_type, connectivity, points, gdim
 
 
@@ -410,7 +469,10 @@ def _read_series(path, series, mesh, node_order, cell_order, gdim, check_dataset
             try:
                 t = float(time.get("Value"))
             except ValueError:
-                raise InputError(f"{path}: bad time value '{time.get('Value')}' in '{collection.get('Name')}'") from None
+                t = float("nan")
+            if not np.isfinite(t):
+                raise InputError(f"{path}: bad time value '{time.get('Value')}' in '{collection.get('Name')}' "
+                                 "(expected a finite number)")
             for attribute in grid.findall("Attribute"):
                 steps.setdefault(attribute.get("Name", collection.get("Name", "?")), []).append((t, attribute))
     if not steps:
@@ -453,6 +515,7 @@ def _read_series(path, series, mesh, node_order, cell_order, gdim, check_dataset
             shape=(len(times), n_rows, len(components)),
             dtype=np.dtype(np.float64),
             origin=f"{path}: function '{name}'",
+            xdmf=path,
         )
         if check_datasets:
             source.check()
@@ -484,22 +547,22 @@ class HDF5Steps:
     shape: tuple[int, int, int]
     dtype: np.dtype
     origin: str
+    xdmf: Path | None = None   # the XDMF file naming the datasets, for messages
 
     def check(self) -> None:
         """Raise InputError unless every dataset exists with shape (n_rows, n_columns)."""
         expected = (self.shape[1], self.n_columns)
+        origin = self.xdmf or Path(self.origin)
         for h5_path, dataset in self.locations:
-            try:
-                with h5py.File(h5_path, "r") as f:
-                    found = f[dataset].shape
-            except FileNotFoundError:
-                raise InputError(f"{self.origin}: HDF5 file {h5_path} does not exist") from None
-            except (OSError, KeyError) as exc:
-                raise InputError(f"{self.origin}: cannot open {h5_path}:{dataset}: {exc}") from None
+            with _open_hdf5(origin, h5_path) as f:
+                dset = _dataset(f, h5_path, dataset, origin)
+                found, kind = dset.shape, dset.dtype.kind
             if len(found) == 1:
                 found = (found[0], 1)
             if tuple(found) != expected:
                 raise InputError(f"{self.origin}: {h5_path}:{dataset} has shape {found}, expected {expected}")
+            if kind not in "fiu":
+                raise InputError(f"{self.origin}: {h5_path}:{dataset} holds non-numeric values ({kind})")
 
     def read(self, steps: Index, rows: Index) -> np.ndarray:
         """Values at some steps and rows, shape (n_steps, n_rows, n_components)."""
@@ -514,8 +577,12 @@ class HDF5Steps:
             try:
                 with h5py.File(h5_path, "r") as f:
                     block = np.asarray(f[dataset][low:high], dtype=np.float64)
-            except (OSError, KeyError) as exc:
-                raise InputError(f"{self.origin}: cannot read {h5_path}:{dataset}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001  missing, corrupt, wrong type
+                raise InputError(f"{self.origin}: cannot read {h5_path}:{dataset} at time step {int(step)} "
+                                 f"({type(exc).__name__}: {exc})") from None
+            if block.size != (high - low) * self.n_columns:
+                raise InputError(f"{self.origin}: {h5_path}:{dataset} holds {block.size} values for rows "
+                                 f"{low}:{high}, expected {(high - low) * self.n_columns}")
             block = block.reshape(high - low, -1)
             out[i] = block[file_rows - low, : self.shape[2]]
         return out

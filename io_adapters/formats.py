@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import stat
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +28,55 @@ _BY_SUFFIX = {
 }
 
 
+def file_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read as a regular file, or None when it can.
+
+    Tells apart a missing file, a dangling symbolic link, a loop of symbolic
+    links, a directory, a special file (FIFO, device, socket) and a file this
+    process may not read, so that a reader never reports "missing" for a file that
+    is there, nor skips one it cannot open.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "is a symbolic link to a missing file" if os.path.islink(path) else "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "has a name too long for the file system"
+        if exc.errno == errno.EACCES:
+            return "cannot be reached (permission denied on a folder of its path)"
+        if exc.errno == errno.ENOTDIR:
+            return "no such file (a part of its path is a file, not a folder)"
+        return f"cannot be examined ({exc.strerror or exc})"
+    except ValueError as exc:   # an embedded NUL byte
+        return f"is not a valid path ({exc})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a FIFO, device or socket)"
+    if not os.access(path, os.R_OK):
+        return "is not readable (permission denied)"
+    return None
+
+
+def check_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a Path, or InputError naming it and saying why it cannot be read.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file is, for the message (``"Zset .ut file"``).
+    """
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}" + ("" if what == "file" else f" (expected {what})"))
+    return Path(path)
+
+
 def detect_format(path: str | os.PathLike | Sequence[str | os.PathLike]) -> str:
     """Name of the format of a file (or of a list of Zset subdomain files).
 
@@ -42,12 +93,12 @@ def detect_format(path: str | os.PathLike | Sequence[str | os.PathLike]) -> str:
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
     if suffix in (".h5", ".hdf5", ".nirom"):
-        from io_adapters.store import is_store
+        from io_adapters.store import store_problem
 
-        if is_store(p):
+        problem = store_problem(p)
+        if problem is None:
             return "nirom"
-        raise InputError(f"{p}: not a nirom store (no 'nirom-simulation' format attribute); "
-                         "HDF5 files of other tools are read through their .xdmf/.med file")
+        raise InputError(problem)
     if suffix == ".xdmf":
         from io_adapters.fenics import is_dolfinx_xdmf
 
@@ -74,8 +125,10 @@ def read(path, format: str | None = None, **options) -> Simulation:
     Simulation
         Field values stay in their files until read (``field.read(...)``).
     """
-    if not isinstance(path, (list, tuple)) and not Path(path).exists():
-        raise InputError(f"{path}: no such file")
+    if not isinstance(path, (list, tuple)):
+        problem = file_problem(path)
+        if problem is not None and not (problem == "is a directory, not a file" and Path(path).suffix.lower() == ".bp"):
+            raise InputError(f"{path}: {problem}")
     name = format or detect_format(path)
     if name not in FORMATS:
         raise InputError(f"unknown format '{name}' (known: {', '.join(FORMATS)})")

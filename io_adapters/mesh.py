@@ -114,7 +114,8 @@ class Mesh:
             points = np.column_stack([points, np.zeros(len(points))])
         if not np.all(np.isfinite(points)):
             bad = int(np.flatnonzero(~np.all(np.isfinite(points), axis=1))[0])
-            raise InputError(f"mesh point {bad} has a non-finite coordinate: {points[bad]}")
+            kind = "NaN" if np.isnan(points[bad]).any() else "an infinite value"
+            raise InputError(f"mesh point {bad} has {kind} among its coordinates {points[bad].tolist()}")
         points = np.ascontiguousarray(points)
         points.setflags(write=False)
         object.__setattr__(self, "points", points)
@@ -424,4 +425,6 @@ class Mesh:
 def _check_range(indices: np.ndarray, size: int, what: str, kind: str) -> None:
     if indices.size and (indices.min() < 0 or indices.max() >= size):
         bad = indices[(indices < 0) | (indices >= size)].ravel()[0]
+        if bad < 0:
+            raise InputError(f"{what} holds the negative {kind} index {bad} (indices run from 0 to {size - 1})")
         raise InputError(f"{what} refers to {kind} index {bad}, but there are {size} {kind}s")

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError, MeshMismatchError
+from io_adapters.formats import check_file, file_problem
 from io_adapters.mesh import CELL_DIMENSION, Mesh
 from io_adapters.simulation import Field, Simulation
 
@@ -83,9 +84,7 @@ def read(path: str | os.PathLike, *, time: float = 0.0) -> Simulation:
     MeshMismatchError
         Steps of a series on different meshes.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    path = check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".pvd":
         return _read_pvd(path)
@@ -140,6 +139,8 @@ def _is_time_series(path: Path) -> bool:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise InputError(f"{path}: not a valid XDMF (XML) file: {exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as XML ({exc})") from None
     return any(g.get("CollectionType") == "Temporal" for g in root.iter("Grid"))
 
 
@@ -164,6 +165,8 @@ def _read_pvd(path: Path) -> Simulation:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise InputError(f"{path}: not a valid .pvd (XML) file: {exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as XML ({exc})") from None
     collection = root.find("Collection")
     if root.tag != "VTKFile" or collection is None:
         raise InputError(f"{path}: not a ParaView collection (<VTKFile type='Collection'><Collection>)")
@@ -186,8 +189,9 @@ def _read_pvd(path: Path) -> Simulation:
         raise InputError(f"{path}: timestep {t} lists several files ({', '.join(files)}); "
                          "partitioned (multi-part) collections are not supported")
     for _, file in entries:
-        if not file.is_file():
-            raise InputError(f"{path}: step file {file} does not exist")
+        problem = file_problem(file)
+        if problem is not None:
+            raise InputError(f"{path}: step file {file} " + ("does not exist" if problem == "no such file" else problem))
 
     first = read_meshio(entries[0][1])
     data = [_data_of(first)]
@@ -279,9 +283,15 @@ def _simulation(path, mesh, times, data, meshio_mesh, provenance, origins=None) 
         for name in names[1]:
             if name in fields:
                 raise InputError(f"{path}: '{name}' is both point data and cell data")
-            steps = [np.concatenate([np.asarray(cell_data[name][i]) for i in blocks]) for _, cell_data in data]
+            try:
+                steps = [np.concatenate([np.asarray(cell_data[name][i]) for i in blocks]) for _, cell_data in data]
+            except (IndexError, ValueError) as exc:
+                raise InputError(f"{path}: cell data '{name}' does not match the cell blocks ({exc})") from None
             fields[name] = _field("cell", name, steps, mesh.n_cells, origins)
-    return Simulation(mesh=mesh, times=times, fields=fields, provenance=provenance)
+    try:
+        return Simulation(mesh=mesh, times=times, fields=fields, provenance=provenance)
+    except InputError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def _field(support: str, name: str, steps: list[np.ndarray], n_rows: int, origins: list[str]) -> Field:
@@ -289,8 +299,8 @@ def _field(support: str, name: str, steps: list[np.ndarray], n_rows: int, origin
         if values.shape[:1] != (n_rows,) or values.shape[1:] != steps[0].shape[1:]:
             raise InputError(f"{origin}: {support} data '{name}' has shape {values.shape}, expected "
                              f"({n_rows}, …) like {steps[0].shape}")
-        if not np.issubdtype(values.dtype, np.number):
-            raise InputError(f"{origin}: {support} data '{name}' is not numeric ({values.dtype})")
+        if values.dtype.kind not in "biuf":
+            raise InputError(f"{origin}: {support} data '{name}' is not real numbers ({values.dtype})")
     trailing = steps[0].shape[1:]
     values = np.stack(steps).reshape(len(steps), n_rows, -1).astype(np.float64)
     try:

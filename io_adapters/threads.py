@@ -6,8 +6,9 @@ several cores at once. The readers call :func:`run_parts`; how many threads it
 uses is, in order of precedence:
 
 1. :func:`set_io_threads` (the MPI drivers give each rank its share of the cores);
-2. the environment variable ``NIROM_IO_THREADS``;
-3. ``OMP_NUM_THREADS`` (a job script that limits threads limits these too);
+2. the environment variable ``NIROM_IO_THREADS`` (a positive integer);
+3. ``OMP_NUM_THREADS`` (a job script that limits threads limits these too); its
+   OpenMP list form ``2,1`` (threads per nesting level) counts its first number;
 4. the cores this process may run on, divided by the MPI ranks the launcher put on
    this node (``MPI_LOCALNRANKS`` of MPICH, ``OMPI_COMM_WORLD_LOCAL_SIZE`` of Open
    MPI, ``SLURM_NTASKS_PER_NODE``), at most :data:`MAX_DEFAULT_THREADS`.
@@ -23,6 +24,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from io_adapters.errors import ConfigError
+
 #: Upper bound of the default thread count (more rarely helps memory-bound copies).
 MAX_DEFAULT_THREADS = 4
 
@@ -33,16 +36,31 @@ _pool_lock = threading.Lock()
 _fork_hook = False
 
 
+class ThreadCountError(ConfigError, ValueError):
+    """A thread count (argument or environment variable) that is not a positive integer."""
+
+
 def _from_environment(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
+    """The thread count an environment variable asks for, None when it is unset or empty.
+
+    ``OMP_NUM_THREADS`` may be an OpenMP list (``"4,2"``: threads per nesting level);
+    the readers' threads are the outer level, its first number.
+    """
+    raw = os.environ.get(name, "")
+    value = raw.strip()
     if not value:
         return None
+    first = value.split(",", 1)[0].strip() if name == "OMP_NUM_THREADS" else value
     try:
-        n = int(value)
+        n = int(first)
     except ValueError:
-        raise ValueError(f"environment variable {name}={value!r}: expected a positive integer") from None
+        n = 0
     if n < 1:
-        raise ValueError(f"environment variable {name}={value!r}: expected a positive integer")
+        form = " or an OpenMP list such as '4,2'" if name == "OMP_NUM_THREADS" else ""
+        raise ThreadCountError(
+            f"environment variable {name}={raw!r}: expected a positive integer{form} "
+            f"(the number of threads nirom's readers use); unset it or fix it"
+        )
     return n
 
 
@@ -73,8 +91,13 @@ def local_ranks() -> int:
 def set_io_threads(n: int | None) -> None:
     """Fix the readers' thread count (``None``: back to the default)."""
     global _limit
-    if n is not None and int(n) < 1:
-        raise ValueError(f"thread count must be at least 1, got {n}")
+    if n is not None:
+        try:
+            valid = int(n) == n and int(n) >= 1
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ThreadCountError(f"thread count must be an integer of at least 1, got {n!r}")
     _limit = None if n is None else int(n)
 
 

@@ -12,9 +12,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests draw the same examples on every run (CI is reproducible); set
+# NIROM_HYPOTHESIS=explore to draw new ones (and keep failures in .hypothesis/).
+hypothesis_settings.register_profile("reproducible", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile("explore" if os.environ.get("NIROM_HYPOTHESIS") == "explore" else "reproducible")
 
 
 def _world():

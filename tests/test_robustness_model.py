@@ -260,7 +260,7 @@ def test_the_former_segfaults_end_in_one_line_through_the_cli(small, tmp_path, d
     path = _damaged(small, tmp_path, "old.h5", dataset, edit)
     done = nirom("online", path, small / "case.toml")
     lines = error_lines(done)
-    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]                    # bad input
     assert len(lines) == 1 and lines[0].startswith(f"nirom online: error: {path}: ") and named in lines[0]
     TALLY["model: CLI runs"] += 1
 
@@ -393,20 +393,25 @@ _ATTRIBUTE_EDITS = st.sampled_from([
 ])
 
 
-def _structure_edit(f, choice: int, name: str) -> None:
+def _structure_edit(f, choice: int, name: str) -> bool:
+    """Delete, retype or shorten one dataset; whether the file changed."""
     if choice == 0:
         del f[name]
-    elif choice == 1:                                    # the same values, another dtype
-        data, attrs = f[name][()], dict(f[name].attrs)
-        del f[name]
+        return True
+    data, attrs = f[name][()], dict(f[name].attrs)
+    if choice == 1:                                       # the same values, another dtype
         kind = np.float32 if np.asarray(data).dtype.kind == "f" else np.int32
-        f[name] = np.asarray(data).astype(kind)
-        f[name].attrs.update(attrs)
+        if np.asarray(data).dtype == kind:                # already that dtype: nothing changes
+            return False
+        new = np.asarray(data).astype(kind)
     else:                                                 # one value less
-        data, attrs = f[name][()], dict(f[name].attrs)
-        del f[name]
-        f[name] = np.asarray(data).reshape(-1)[:-1] if np.size(data) else data
-        f[name].attrs.update(attrs)
+        if not np.size(data):
+            return False
+        new = np.asarray(data).reshape(-1)[:-1]
+    del f[name]
+    f[name] = new
+    f[name].attrs.update(attrs)
+    return True
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -426,8 +431,7 @@ def test_fuzz_every_altered_model_is_refused(small, tmp_path_factory, kind, pick
             f[where].attrs[name] = new
             altered = not (isinstance(old, type(new)) and np.array_equal(np.asarray(old), np.asarray(new)))
         else:
-            _structure_edit(f, choice, names[pick % len(names)])
-            altered = True
+            altered = _structure_edit(f, choice, names[pick % len(names)])
     TALLY["fuzz (checksums): edits"] += 1
     if altered:
         TALLY["fuzz (checksums): altered"] += 1

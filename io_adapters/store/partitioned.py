@@ -4,7 +4,8 @@
 temporary name (mesh, times, empty datasets), then the ranks write their rows in turn
 (HDF5 without MPI-IO takes one writer at a time), each step by step, so no rank ever
 holds more than its own rows of one step of one field; rank 0 adds the XDMF views,
-marks the file complete and renames it. Rows held by several ranks (interface nodes)
+records the checksums (one read-back pass), marks the file complete and
+renames it. Rows held by several ranks (interface nodes)
 are written by each with the same values. An error on any rank ends every rank with
 that rank's message (nothing is published; the temporary file is removed).
 """
@@ -13,17 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 
-from io_adapters.atomic import _umask
 from io_adapters.errors import ConfigError, ConvergenceError, InputError, MeshMismatchError, NiromError
 from io_adapters.mesh import Mesh
 from io_adapters.simulation import support_size
+from io_adapters.store import integrity
+from io_adapters.store.files import publish
 from io_adapters.store.hdf5 import _rows_per_chunk, _write_mesh
 from io_adapters.store.layout import FORMAT_NAME, FORMAT_VERSION
 
@@ -100,10 +100,10 @@ def write_partitioned(path, mesh: Mesh, times, fields: Mapping[str, tuple], rows
 def _create(path: Path, mesh, times, fields, parameters, provenance) -> Path:
     import h5py
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    from io_adapters.store.files import remove_stale_temporaries, temporary_beside
+
+    remove_stale_temporaries(path)
+    tmp = temporary_beside(path)
     try:
         with h5py.File(tmp, "w", libver=("v110", "latest")) as f:
             f.attrs["format"] = FORMAT_NAME
@@ -151,9 +151,9 @@ def _finish(tmp: Path, path: Path, mesh, times, fields, xdmf: bool) -> None:
             from io_adapters.store.xdmf import add_virtual_steps
 
             add_virtual_steps(f, _Shape(mesh, times, fields))
+        integrity.seal(f, path)                  # reads every rank's rows back once: the checksums
         f.attrs["complete"] = 1
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+    publish(tmp, path)
     if xdmf:
         from io_adapters.store.hdf5 import read
         from io_adapters.store.xdmf import write_sidecar

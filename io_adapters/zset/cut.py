@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.formats import check_file
 
 _KEYWORD = re.compile(r"\*(\**)([A-Za-z_]\w*)[ \t]*([^\n]*)")  # literal prefix: fast scan
 
@@ -32,10 +33,18 @@ class _Entry:
     line: int
 
 
+#: Largest global node or element count a cut may announce (Zset numbers them with int32).
+MAX_GLOBAL = 2**31 - 1
+#: Largest number of subdomains a global cut may announce.
+MAX_DOMAINS = 100_000
+
+
 def _entries(path: Path) -> list[_Entry]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such .cut file")
-    text = path.read_text(encoding="latin-1")
+    path = check_file(path, "a Zset .cut file")
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if "%" in text:
         text = re.sub(r"%[^\n]*", "", text)
     matches = [m for m in _KEYWORD.finditer(text) if not text[text.rfind("\n", 0, m.start()) + 1:m.start()].strip()]
@@ -82,7 +91,13 @@ def _counted(path: Path, entry: _Entry) -> np.ndarray:
 def _blocks(path: Path, entry: _Entry) -> np.ndarray:
     """``**x_global_to_local G default n_blocks``: fill G with default, then blocks ``count start values``."""
     size, default, n_blocks = _header(path, entry, 3)
+    if not 0 <= size <= MAX_GLOBAL or n_blocks < 0:
+        raise InputError(f"{path}, line {entry.line}: **{entry.keyword} announces {size} globals in {n_blocks} "
+                         f"blocks (expected 0 to {MAX_GLOBAL} globals, Zset's int32 limit)")
     values = _ints(path, entry, entry.body)
+    if n_blocks > len(values) // 2 + 1:
+        raise InputError(f"{path}, line {entry.line}: **{entry.keyword} announces {n_blocks} blocks, but lists only "
+                         f"{len(values)} values (each block takes at least 2)")
     out = np.full(size, default, dtype=np.int64)
     pos = 0
     for b in range(n_blocks):
@@ -243,6 +258,11 @@ def read_decomposition(path: str | Path) -> Decomposition:
     missing = [k for k in ("domains", "global_node_nb", "global_elem_nb") if k not in values]
     if missing:
         raise InputError(f"{path}: not a global Zset .cut (missing **{', **'.join(missing)})")
+    if not 1 <= values["domains"] <= MAX_DOMAINS:
+        raise InputError(f"{path}: **domains {values['domains']}: expected 1 to {MAX_DOMAINS} subdomains")
+    for key in ("global_node_nb", "global_elem_nb"):
+        if not 0 <= values[key] <= MAX_GLOBAL:
+            raise InputError(f"{path}: **{key} {values[key]}: expected 0 to {MAX_GLOBAL} (Zset's int32 limit)")
     return Decomposition(
         path=path,
         global_mesh=path.parent / str(values.get("global_mesh", "")),

@@ -17,12 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.formats import check_file
 from io_adapters.zset.elements import ELEMENTS, FACETS, ElementType
 from io_adapters.zset.meshfile import MeshFile, build_mesh_file
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"Z7BINARYGEOF\0"
+#: Most nodes a boundary facet can have (q8; a margin for unknown types, refused by name).
+MAX_FACET_NODES = 9
 
 
 class _Cursor:
@@ -74,8 +77,12 @@ def read_geo(path: str | os.PathLike) -> MeshFile:
         Same content as :func:`io_adapters.zset.geof.read_geof` gives for the
         equivalent ``.geof``.
     """
-    path = Path(path)
-    c = _Cursor(path.read_bytes(), path)
+    path = check_file(path, "a Zset .geo mesh")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    c = _Cursor(data, path)
 
     c.section("node")
     n_nodes, dim = c.int32(), c.int32()
@@ -85,15 +92,26 @@ def read_geo(path: str | os.PathLike) -> MeshFile:
     coords = np.zeros((n_nodes, 3))
     coords[:, :dim] = records["x"]
     node_ids = records["id"].astype(np.int64)
+    bad = np.flatnonzero(~np.isfinite(coords).all(axis=1))
+    if len(bad):
+        k = int(bad[0])
+        kind = "NaN" if np.isnan(coords[k]).any() else "an infinite value"
+        c.fail(f"node {node_ids[k]} (rank {k}) has {kind} among its coordinates {coords[k, :dim].tolist()}")
 
     c.section("element")
     n_elements, n_groups = c.int32(), c.int32()
+    room = (len(c.data) - c.pos) // 12     # an element takes at least 12 bytes (id, rank, one node)
+    if not 0 <= n_elements <= room or n_groups < 0:
+        c.fail(f"element header announces {n_elements} elements in {n_groups} groups; the rest of the file "
+               f"({len(c.data) - c.pos} bytes) holds at most {room}")
     element_ids = np.zeros(n_elements, np.int64)
     type_codes = np.full(n_elements, -1, np.int64)
     kinds: list[ElementType] = []
     connectivity: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for _ in range(n_groups):
         count, name, n_per = c.int32(), c.string(), c.int32()
+        if count < 0:
+            c.fail(f"element group '{name}' announces {count} elements")
         kind = ELEMENTS.get(name)
         if kind is None:
             c.fail(f"unknown element type '{name}'")
@@ -102,7 +120,12 @@ def read_geo(path: str | os.PathLike) -> MeshFile:
         table = c.array(">i4", count * (2 + n_per)).reshape(count, 2 + n_per).astype(np.int64)
         ranks = table[:, 1]
         if count and (ranks.min() < 0 or ranks.max() >= n_elements):
-            c.fail(f"element rank {ranks.max()} out of range (there are {n_elements} elements)")
+            bad = ranks[(ranks < 0) | (ranks >= n_elements)][0]
+            c.fail(f"element rank {bad} out of range (there are {n_elements} elements)")
+        listed = type_codes[ranks] >= 0
+        if listed.any() or len(np.unique(ranks)) != len(ranks):
+            again = ranks[listed][0] if listed.any() else np.flatnonzero(np.bincount(ranks) > 1)[0]
+            c.fail(f"element rank {again} is listed twice")
         if kind not in kinds:
             kinds.append(kind)
         code = kinds.index(kind)
@@ -140,6 +163,8 @@ def read_geo(path: str | os.PathLike) -> MeshFile:
         log.warning("%s: %d ipsets ignored (their layout is not documented)", path, n_ipsets)
     else:
         c.section("return")
+        if c.data[c.pos:c.pos + len(MAGIC)] != MAGIC:
+            c.fail(f"the closing section marker {MAGIC!r} is missing or damaged (the file was cut?)")
 
     return build_mesh_file(
         path,
@@ -190,8 +215,8 @@ def _bsets(c: _Cursor, n_nodes: int) -> dict[str, list[tuple[ElementType, np.nda
         done = 0
         while done < n_facets:
             nn = int(np.frombuffer(c.data, ">i4", count=1, offset=c.pos)[0]) if c.pos + 4 <= len(c.data) else -1
-            if nn <= 0:
-                c.fail(f"bset '{name}': facet {done} announces {nn} nodes")
+            if not 0 < nn <= MAX_FACET_NODES:
+                c.fail(f"bset '{name}': facet {done} announces {nn} nodes (facets have 2 to {MAX_FACET_NODES})")
             record = np.dtype([("nn", ">i4"), ("nodes", ">i4", (nn,)), ("type", "u1", (5,))])
             available = min(n_facets - done, (len(c.data) - c.pos) // record.itemsize)
             if available <= 0:

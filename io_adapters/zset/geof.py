@@ -17,6 +17,7 @@ import numpy as np
 
 from io_adapters.atomic import atomic_path
 from io_adapters.errors import InputError
+from io_adapters.formats import check_file
 from io_adapters.mesh import CELL_DIMENSION, Mesh
 from io_adapters.zset.elements import ELEMENTS, FACET_NAME, FACET_NAMES, FACETS, ZSET_NAME, to_zset_order
 from io_adapters.zset.meshfile import IdIndex, MeshFile, build_mesh_file
@@ -119,6 +120,11 @@ def _typed_records(section: _Section, path: Path, known, what: str):
     values = _numbers(coded, np.int64, path, section)
     starts = np.flatnonzero(values < 0)
     codes = -values[starts] - 1
+    stray = np.flatnonzero(codes >= len(names))
+    if len(stray):
+        k = int(starts[stray[0]])
+        raise InputError(f"{path}, line {section.line}: **{section.keyword} holds the negative number {values[k]}; "
+                         f"{what} records hold positive ids (and one type name)")
     return names, codes, starts, values
 
 
@@ -141,9 +147,25 @@ def read_geof(path: str | os.PathLike) -> MeshFile:
     MeshFile
         The :class:`Mesh` (meshio node order, cells in type blocks, ``point_ids``
         and ``cell_ids`` = Zset ids, sets by position) and the file order.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line: counts that disagree with the content,
+        unknown types, undefined ids, NaN or infinite coordinates, NUL bytes, a
+        file without its closing ``***return`` (a file cut at a line boundary
+        would otherwise lose its last sets without a word). Text after
+        ``***return`` is ignored, as Zset does.
     """
-    path = Path(path)
-    text = path.read_text(encoding="latin-1")
+    path = check_file(path, "a Zset .geof mesh")
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise InputError(f"{path}, line {line}: a NUL byte; a .geof mesh is text (a binary .geo named .geof, "
+                         "or a file overwritten by zeros?)")
     if "%" in text or "#" in text:
         text = _COMMENT.sub("", text)
     node_ids = coords = None
@@ -152,7 +174,13 @@ def read_geof(path: str | os.PathLike) -> MeshFile:
     node_sets: dict[str, list[tuple[np.ndarray, _Section]]] = {}
     element_sets: dict[str, list[tuple[np.ndarray, _Section]]] = {}
     facet_sets: dict[str, list] = {}
-    for section in _sections(text):
+    sections = _sections(text)
+    closing = next((k for k, s in enumerate(sections) if s.stars == 3 and s.keyword == "return"), None)
+    if closing is None:
+        line = text.count("\n") + 1
+        raise InputError(f"{path}, line {line}: the mesh is not closed by ***return (Zset ends every .geof with it): "
+                         "the file was cut, and its last sets or elements may be missing")
+    for section in sections[:closing]:
         key = section.keyword
         if section.stars == 3:
             continue
@@ -207,6 +235,9 @@ def _parse_nodes(section: _Section, path: Path):
     values = _numbers(section.body, np.float64, path, section)
     if len(values) < 2:
         raise InputError(f"{path}, line {section.line}: **node needs a header line 'n_nodes dim'")
+    if not (np.isfinite(values[:2]).all() and np.all(values[:2] == np.round(values[:2]))):
+        raise InputError(f"{path}, line {section.line}: **node header '{values[0]:g} {values[1]:g}' must be two "
+                         "integers 'n_nodes dim'")
     n, dim = int(values[0]), int(values[1])
     if dim not in (1, 2, 3) or n < 0:
         raise InputError(f"{path}, line {section.line}: **node header says {n} nodes of dimension {dim}")
@@ -217,9 +248,17 @@ def _parse_nodes(section: _Section, path: Path):
             f"({n * (1 + dim)} numbers), found {len(data)} numbers"
         )
     data = data.reshape(n, 1 + dim)
+    if not np.isfinite(data[:, 0]).all() or np.abs(data[:, 0]).max(initial=0) >= 2**63:
+        raise InputError(f"{path}, line {section.line}: node ids must be integers")
     ids = data[:, 0].astype(np.int64)
     if not np.array_equal(ids, data[:, 0]):
         raise InputError(f"{path}, line {section.line}: node ids must be integers")
+    bad = np.flatnonzero(~np.isfinite(data[:, 1:]).all(axis=1))
+    if len(bad):
+        k = int(bad[0])
+        kind = "NaN" if np.isnan(data[k, 1:]).any() else "an infinite value"
+        raise InputError(f"{path}, line {section.line + 1 + k}: node {ids[k]} has {kind} among its coordinates "
+                         f"{' '.join(f'{x:g}' for x in data[k, 1:])}")
     coords = np.zeros((n, 3))
     coords[:, :dim] = data[:, 1:]
     return ids, coords, dim

@@ -218,9 +218,12 @@ def read_mesh_file(path: str | Path) -> MeshFile:
     from io_adapters.zset.geof import read_geof
     from io_adapters.meshio_compat import ensure_meshio_cell_dimensions
 
+    from io_adapters.formats import file_problem
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such mesh file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(f"{path}: " + ("no such mesh file" if problem == "no such file" else problem))
     suffix = path.suffix.lower()
     if suffix not in (".geo", ".geof"):
         raise InputError(f"{path}: a Zset mesh must be a .geof (ASCII) or .geo (binary) file")

@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from io_adapters.errors import InputError, MeshMismatchError
+from io_adapters.formats import file_problem
 from io_adapters.mesh import Mesh
 from io_adapters.quadrature_rules import points_per_cell
 from io_adapters.simulation import Field, Index, Simulation, check_finite, normalize_index
@@ -52,16 +53,23 @@ def _domain_runs(source, options: dict) -> tuple[list[Run], Decomposition | None
     """Open every subdomain of a global ``.cut`` or of a list of ``.ut`` files."""
     if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".cut":
         decomposition = read_decomposition(source)
-        missing = [decomposition.domain_ut(k) for k in range(decomposition.n_domains)
-                   if not decomposition.domain_ut(k).is_file()]
-        if missing:
-            raise InputError(f"{decomposition.path}: lists {decomposition.n_domains} domains, but "
-                             f"{', '.join(str(p) for p in missing)} is missing")
+        problems = []
+        for k in range(decomposition.n_domains):
+            problem = file_problem(decomposition.domain_ut(k))
+            if problem is not None:
+                problems.append((decomposition.domain_ut(k), problem))
+                if len(problems) == 5:
+                    break
+        if problems:
+            described = ", ".join(f"{p} is missing" if why == "no such file" else f"{p} {why}" for p, why in problems)
+            raise InputError(f"{decomposition.path}: lists {decomposition.n_domains} domains, but {described}")
         runs = []
         for k in range(decomposition.n_domains):
             cut_path = decomposition.domain_cut(k)
-            if not cut_path.is_file():
-                raise InputError(f"{decomposition.path}: the cut of domain {k} ({cut_path}) is missing")
+            problem = file_problem(cut_path)
+            if problem is not None:
+                raise InputError(f"{decomposition.path}: the cut of domain {k} ({cut_path}) "
+                                 + ("is missing" if problem == "no such file" else problem))
             runs.append(open_run(decomposition.domain_ut(k), domain=read_domain_cut(cut_path), **options))
         return runs, decomposition
 

@@ -30,6 +30,7 @@ from typing import Iterable
 import numpy as np
 
 from io_adapters.errors import InputError, MeshMismatchError
+from io_adapters.formats import file_problem
 from io_adapters.simulation import Field, Simulation
 from io_adapters.zset.cut import DomainCut, read_decomposition, read_domain_cut
 from io_adapters.zset.fields import NODAL_SUFFIX, group_variables
@@ -78,13 +79,16 @@ def find_domain_cut(ut_path: Path) -> Path | None:
     folder = ut_path.parent
     split = folder / f"{stem}-pcuts"
     global_cut = folder / f"{stem}.cut"
-    if global_cut.is_file():
+    if os.path.lexists(global_cut):
+        problem = file_problem(global_cut)
+        if problem is not None:
+            raise InputError(f"{global_cut}: {problem} (the decomposition of {ut_path.name}'s parallel run)")
         try:
             split = read_decomposition(global_cut).split_dir
         except InputError:
             log.debug("%s: not a global cut, looking for %s", global_cut, split)
     candidate = split / f"{stem}-{number}.cut"
-    return candidate if candidate.is_file() else None
+    return candidate if os.path.lexists(candidate) else None
 
 
 def open_run(path: str | os.PathLike, *, strain_fields: Iterable[str] | None = None,
@@ -110,8 +114,11 @@ def open_run(path: str | os.PathLike, *, strain_fields: Iterable[str] | None = N
         node/element indices of the decomposition; otherwise the Zset ids.
     """
     index = read_ut(path)
-    if not index.mesh_path.is_file():
+    problem = file_problem(index.mesh_path)
+    if problem == "no such file":
         raise InputError(f"{index.path}: its mesh file {index.mesh_path} (**meshfile) is missing")
+    if problem is not None:
+        raise InputError(f"{index.path}: its mesh file {index.mesh_path} (**meshfile) {problem}")
     mesh_file = read_mesh_file(index.mesh_path)
     if domain is True:
         cut_path = find_domain_cut(index.path)
@@ -180,7 +187,7 @@ def open_run(path: str | os.PathLike, *, strain_fields: Iterable[str] | None = N
                 converted.append(name)
 
         ctnod_path = index.binary(".ctnod")
-        if ctnod_path.is_file():
+        if os.path.lexists(ctnod_path):   # optional, but when present it must be readable (never skipped)
             check_size(ctnod_path, n_records * n_var * n_nodes,
                        f"{n_records} records x {n_var} variables x {n_nodes} nodes", hint_mesh)
             provenance["files"].append(str(ctnod_path))

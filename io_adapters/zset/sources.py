@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.formats import file_problem
 from io_adapters.simulation import Index
 from io_adapters.threads import run_parts
 
@@ -40,7 +41,7 @@ PIECE_BYTES = 2**19
 
 
 def check_size(path: Path, expected_values: int, layout: str, hint: str) -> None:
-    """Refuse a missing, truncated or oversized result file.
+    """Refuse a missing, unreadable (directory, symbolic-link loop…), truncated or oversized result file.
 
     Parameters
     ----------
@@ -52,8 +53,11 @@ def check_size(path: Path, expected_values: int, layout: str, hint: str) -> None
     hint : str
         What to check, appended to the message.
     """
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem == "no such file":
         raise InputError(f"{path}: missing result file ({layout} expected); {hint}")
+    if problem is not None:
+        raise InputError(f"{path}: {problem}; expected the result file ({layout} float32 values)")
     found = path.stat().st_size
     expected = 4 * expected_values
     if found != expected:
@@ -68,12 +72,25 @@ def _step_array(steps: Index) -> np.ndarray:
     return np.arange(steps.start, steps.stop) if isinstance(steps, slice) else np.asarray(steps, np.int64)
 
 
+def _open_fd(path: Path) -> int:
+    """A read-only descriptor of a result file (InputError when it vanished or cannot be opened)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be opened for reading ({exc.strerror or exc}); "
+                         "was it removed or changed since the run was opened?") from None
+
+
 def _pread_exact(fd: int, buffer: np.ndarray, offset: int, path: Path) -> None:
     """Fill ``buffer`` with the bytes at ``offset`` (positional reads: threads share ``fd``)."""
     view = memoryview(buffer).cast("B")
     done = 0
     while done < len(view):
-        got = os.preadv(fd, [view[done:]], offset + done)
+        try:
+            got = os.preadv(fd, [view[done:]], offset + done)
+        except OSError as exc:
+            raise InputError(f"{path}: reading {len(view)} bytes at byte {offset} failed ({exc.strerror or exc})") \
+                from None
         if got <= 0:
             raise InputError(f"{path}: expected {len(view)} bytes at byte {offset}, read {done} "
                              f"(file size {os.path.getsize(path)}; did the file change since it was opened?)")
@@ -122,7 +139,7 @@ class NodeFile:
         n_rows = hi - lo if pick is None else len(pick)
         out = np.empty((len(steps), n_rows, k))
         buffer = np.empty((k, hi - lo), np.uint32)
-        fd = os.open(self.path, os.O_RDONLY)
+        fd = _open_fd(self.path)
         try:
             for i, step in enumerate(steps):
                 base = (int(step) * self.n_variables + start) * self.n_nodes
@@ -189,7 +206,7 @@ class IntegFile:
         if factors is not None:
             factors = np.asarray(factors, dtype=np.float64)
             if factors.shape != (n_variables,):
-                raise ValueError(f"{self.path}: {factors.shape[0]} factors for {n_variables} variables")
+                raise InputError(f"{self.path}: {factors.shape[0]} factors for {n_variables} variables")
             if np.all(factors == 1.0):
                 factors = None
         self.factors = factors
@@ -283,7 +300,7 @@ class IntegFile:
             raw = np.empty((len(steps), n_values), np.uint32)
         record = self.n_variables * self.n_points
         per_piece = self._elements_per_piece()
-        fd = os.open(self.path, os.O_RDONLY)
+        fd = _open_fd(self.path)
         try:
             for i, step in enumerate(steps):
                 start = 4 * (int(step) * record + self.n_variables * lo)

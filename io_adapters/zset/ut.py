@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
+from io_adapters.formats import check_file
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,25 @@ def read_ut(path: str | os.PathLike) -> UtIndex:
     ------
     InputError
         Unreadable lines, missing ``**meshfile``, record numbers that are not
-        1, 2, 3..., or times that do not increase strictly (naming the line).
+        1, 2, 3..., or times that do not increase strictly (naming the line);
+        a file that ends in the middle of a line (Zset ends every line, so the
+        file was cut: its last time could read ``2.0`` for ``2.0e-01``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such .ut file")
-    lines = path.read_text(encoding="latin-1").splitlines()
+    path = check_file(path, "a Zset .ut file")
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise InputError(f"{path}, line {line}: a NUL byte; a .ut file is text (is this a binary file, "
+                         "or was it overwritten by zeros?)")
+    lines = text.splitlines()
+    if text and not text.endswith(("\n", "\r")):
+        raise InputError(
+            f"{path}, line {len(lines)}: the file ends in the middle of this line ({lines[-1].strip()[:60]!r}): "
+            "it was cut (Zset ends every line with a newline), so its last record cannot be trusted"
+        )
     lists: dict[str, list[str]] = {}
     current = None
     record_lines: list[tuple[int, list[str]]] = []
@@ -95,6 +109,11 @@ def read_ut(path: str | os.PathLike) -> UtIndex:
             raise InputError(f"{path}, line {number}: expected a record line "
                              f"'record cycle sequence increment time', found '{line}'")
         elif current is not None:
+            if current in ("node", "integ"):
+                number_like = next((t for t in tokens if _numeric([t])), None)
+                if number_like is not None:
+                    raise InputError(f"{path}, line {number}: **{current} lists {number_like!r}, a number, not a "
+                                     "variable name (a record line before **element, or a damaged list?)")
             lists[current].extend(tokens)
         else:
             raise InputError(f"{path}, line {number}: text before the first **keyword: '{line}'")
@@ -110,7 +129,14 @@ def read_ut(path: str | os.PathLike) -> UtIndex:
 
     numbers = np.array([[float(t) for t in tokens] for _, tokens in record_lines]).reshape(-1, 5)
     line_numbers = [n for n, _ in record_lines]
-    records = numbers[:, :4].astype(np.int64)
+    counters = numbers[:, :4]
+    odd = np.flatnonzero(~np.all(np.isfinite(counters) & (counters == np.round(counters)) & (counters >= 0)
+                                 & (counters < 2**53), axis=1))
+    if len(odd):
+        k = int(odd[0])
+        raise InputError(f"{path}, line {line_numbers[k]}: record, cycle, sequence and increment must be "
+                         f"non-negative integers, found {' '.join(record_lines[k][1][:4])}")
+    records = counters.astype(np.int64)
     expected = np.arange(1, len(records) + 1)
     wrong = np.flatnonzero(records[:, 0] != expected)
     if len(wrong):
