@@ -21,6 +21,7 @@ from io_adapters.mesh import Mesh
 from io_adapters.problem import (
     Centrifugal,
     Dirichlet,
+    ImposedField,
     Pressure,
     Problem,
     Temperature,
@@ -31,7 +32,7 @@ from io_adapters.simulation import Field, FieldSource, Simulation
 
 __all__ = [
     "FORMATS", "Centrifugal", "ConfigError", "ConvergenceError", "Dirichlet", "Field", "FieldSource",
-    "InputError", "Mesh", "MeshMismatchError", "MissingDependencyError", "NiromError", "Pressure",
+    "ImposedField", "InputError", "Mesh", "MeshMismatchError", "MissingDependencyError", "NiromError", "Pressure",
     "Problem", "Simulation", "Temperature", "TimeTable", "detect_format", "read", "read_problem", "save",
 ]
 

@@ -1,17 +1,24 @@
 """What to solve: the description of a quasi-static problem, as plain data.
 
 A :class:`Problem` holds a mesh, a material spec per cell set, Dirichlet
-conditions, pressure and centrifugal loads scaled by time tables, a nodal
-temperature history and the time steps to solve. It is read from a TOML file
-(:mod:`io_adapters.problem_toml`), from a Zset ``.inp`` deck
-(:mod:`io_adapters.zset.deck`) or built in Python, and consumed alike by the
-full-order solver and by the online reduced model.
+conditions (``value × table(t)``, uniform on a node set), imposed displacement
+fields (:class:`ImposedField`: per-node vectors on a node set, as records × time
+tables or as a space–time history), pressure and centrifugal loads scaled by time
+tables, a nodal temperature history and the time steps to solve. It is read from a
+TOML file (:mod:`io_adapters.problem_toml`), from a Zset ``.inp`` deck
+(:mod:`io_adapters.zset.deck`) or built in Python, consumed alike by the full-order
+solver and by the online reduced model, and written back to TOML + HDF5 by
+:mod:`io_adapters.problem_writer`; :mod:`io_adapters.submodel` cuts a zone's problem
+out of a global one.
 
 >>> from io_adapters.problem import read_problem
 >>> problem = read_problem("cube.inp")                 # or "cube.toml"
 >>> problem.times                                       # (n_steps + 1,), initial time first
 >>> problem.temperature.at(5.0)                         # (n_nodes,)
 >>> problem.tables["ptab"](problem.times)               # vectorised
+>>> boundary = ImposedField.from_history("cut", times, values)   # values (n_times, n_set_nodes, 3)
+>>> boundary.at(2.5)                                    # (n_set_nodes, 3), linear in time
+>>> problem = dataclasses.replace(problem, imposed_fields=(boundary,))
 
 Conventions
 -----------
@@ -22,6 +29,11 @@ Conventions
 - A centrifugal load is the body force ``ρ ω(t)² r⊥`` with
   ``ω(t) = omega × table(t)``.
 - Time tables are piecewise linear and clamped outside their range.
+- Imposed displacements are set in order: the Dirichlet conditions, then the
+  imposed fields; on a dof several of them share, the last one wins (the
+  high-fidelity solver and the reduced model's lifting apply the same rule).
+- An imposed field's rows follow its node set's order
+  (``mesh.node_sets[name][i]`` is row ``i``).
 
 Material specs
 --------------
@@ -456,6 +468,171 @@ class Dirichlet:
 
 
 @dataclass(frozen=True, eq=False)
+class ImposedField:
+    """Imposed displacements that vary from node to node of a node set, with a time history.
+
+    Two forms, told apart by ``times``:
+
+    - *records × tables* (``times`` is None): ``u(x_i, t) = Σ_j c_j(t) · values[j, i]``
+      with ``c_j = tables[j]`` (like :class:`Temperature`);
+    - *space–time* (``times`` given): ``values[k]`` is the field at ``times[k]``,
+      linear in time in between, clamped before the first and after the last time.
+
+    Only the ``components`` are imposed; the other columns of ``values`` are not
+    used (they are kept as given, and must be finite too). Row ``i`` is node ``mesh.node_sets[node_set][i]``.
+    Where it shares a dof with a :class:`Dirichlet` condition or an earlier imposed
+    field, the problem's later condition wins (see :class:`Problem`).
+
+    Attributes
+    ----------
+    node_set : str
+    values : (n_records, n_set_nodes, 3) float array
+        The fields ``U_j`` (records form) or the snapshots at ``times`` (space–time form).
+        A (n_set_nodes, 3) array is one record.
+    tables : tuple of n_records TimeTable
+        Records form only: the coefficient ``c_j(t)`` of each field.
+    times : (n_records,) float array, optional
+        Space–time form only: strictly increasing times of the snapshots.
+    components : tuple of int
+        Imposed components, among 0, 1, 2 (x, y, z), increasing; all three by default.
+    source : str
+        Where the values came from (file and dataset), for messages; not part of equality.
+    """
+
+    node_set: str
+    values: np.ndarray
+    tables: tuple[TimeTable, ...] = ()
+    times: np.ndarray | None = None
+    components: tuple[int, ...] = (0, 1, 2)
+    source: str = ""
+
+    def __post_init__(self):
+        where = f"imposed field on '{self.node_set}'" + (f" ({self.source})" if self.source else "")
+        if not isinstance(self.node_set, str) or not self.node_set:
+            raise ConfigError(f"{where}: the node set must be a non-empty name, found {self.node_set!r}")
+        components = self.components
+        if isinstance(components, (int, np.integer)) and not isinstance(components, (bool, np.bool_)):
+            components = (components,)
+        try:
+            listed = list(components)
+        except TypeError:
+            raise ConfigError(f"{where}: components must be a list of 0, 1, 2, found {components!r}") from None
+        if (not listed or any(isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer))
+                              or c not in (0, 1, 2) for c in listed) or len(set(listed)) != len(listed)):
+            raise ConfigError(f"{where}: components must be distinct values among 0, 1, 2 (x, y, z), "
+                              f"found {components!r}")
+        object.__setattr__(self, "components", tuple(sorted(int(c) for c in listed)))
+        try:
+            values = np.array(self.values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: values must be numbers") from None
+        if values.ndim == 2:
+            values = values[None]
+        if values.ndim != 3 or values.shape[2] != 3 or values.shape[0] == 0:
+            raise ConfigError(f"{where}: values must have shape (n_records, n_set_nodes, 3) (or (n_set_nodes, 3) "
+                              f"for one record), found {np.shape(self.values)}")
+        if not np.all(np.isfinite(values)):
+            j, i, c = (int(k[0]) for k in np.nonzero(~np.isfinite(values)))
+            kind = "NaN" if np.isnan(values[j, i, c]) else "an infinite value"
+            record = "time" if self.times is not None else "record"
+            raise ConfigError(f"{where}: {kind} at {record} {j}, node row {i}, component {c}")
+        values.setflags(write=False)
+        object.__setattr__(self, "values", values)
+        if self.times is None:
+            tables = tuple(self.tables)
+            if len(tables) != len(values) or not all(isinstance(t, TimeTable) for t in tables):
+                raise ConfigError(f"{where}: {len(values)} record(s) need as many TimeTable (or give the times "
+                                  f"of a space–time history), found {len(tables)}")
+            object.__setattr__(self, "tables", tables)
+        else:
+            if tuple(self.tables):
+                raise ConfigError(f"{where}: give tables (records form) or times (space–time form), not both")
+            times = _vector(self.times, f"{where}: times")
+            if times.size != len(values):
+                raise ConfigError(f"{where}: {times.size} time(s) for {len(values)} snapshot(s) of the values")
+            if np.any(np.diff(times) <= 0):
+                k = int(np.flatnonzero(np.diff(times) <= 0)[0])
+                raise ConfigError(f"{where}: times must increase strictly: {times[k]} is followed by {times[k + 1]}")
+            object.__setattr__(self, "tables", ())
+            object.__setattr__(self, "times", times)
+        object.__setattr__(self, "source", str(self.source))
+
+    # ---------------------------------------------------------- constructors
+    @classmethod
+    def from_records(cls, node_set: str, fields, tables: Sequence[TimeTable], *,
+                     components: Sequence[int] = (0, 1, 2), source: str = "") -> "ImposedField":
+        """``u(x, t) = Σ_j c_j(t) U_j(x)`` on a node set.
+
+        Parameters
+        ----------
+        fields : (n_j, n_set_nodes, 3) float array
+        tables : n_j TimeTable
+        """
+        return cls(node_set, fields, tuple(tables), None, tuple(components), source)
+
+    @classmethod
+    def from_history(cls, node_set: str, times, values, *, components: Sequence[int] = (0, 1, 2),
+                     source: str = "") -> "ImposedField":
+        """Snapshots ``values[k]`` at ``times[k]``, linear in time in between.
+
+        Parameters
+        ----------
+        times : (n_times,) float array
+        values : (n_times, n_set_nodes, 3) float array
+        """
+        return cls(node_set, values, (), times, tuple(components), source)
+
+    # ------------------------------------------------------------ queries
+    @property
+    def n_nodes(self) -> int:
+        """Rows of the field (nodes of its set)."""
+        return self.values.shape[1]
+
+    @property
+    def is_history(self) -> bool:
+        """True for the space–time form."""
+        return self.times is not None
+
+    def coefficients(self, t: float) -> np.ndarray:
+        """Weight of each record at time t, (n_records,): the tables' values, or the two
+        non-zero linear-interpolation weights of the space–time form."""
+        t = float(t)
+        if self.times is None:
+            return np.array([float(table(t)) for table in self.tables])
+        weights = np.zeros(len(self.times))
+        if len(self.times) == 1 or t <= self.times[0]:
+            weights[0] = 1.0
+        elif t >= self.times[-1]:
+            weights[-1] = 1.0
+        else:
+            k = int(np.searchsorted(self.times, t, side="right")) - 1
+            w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
+            weights[k], weights[k + 1] = 1.0 - w, w
+        return weights
+
+    def at(self, t: float, rows: np.ndarray | None = None) -> np.ndarray:
+        """Imposed displacements at time t, (n_rows, 3) (every component; only ``components`` are imposed).
+
+        Parameters
+        ----------
+        t : float
+        rows : (n_rows,) int array, optional
+            Rows (positions in the node set) wanted; all of them when omitted.
+        """
+        weights = self.coefficients(t)
+        used = np.flatnonzero(weights)
+        values = self.values[used] if rows is None else self.values[used][:, np.asarray(rows, dtype=np.int64)]
+        if len(used) == 1 and weights[used[0]] == 1.0:
+            return np.array(values[0])
+        return np.tensordot(weights[used], values, axes=1)
+
+    def __eq__(self, other):
+        return _dataclass_eq(self, other, skip=("source",))
+
+    __hash__ = None
+
+
+@dataclass(frozen=True, eq=False)
 class Pressure:
     """A pressure on a face set: ``values × table(t)``.
 
@@ -521,7 +698,8 @@ class Centrifugal:
         norm = np.linalg.norm(axis)
         if norm == 0:
             raise ConfigError(f"{where}: the axis is the zero vector")
-        axis /= norm
+        if abs(norm - 1.0) > 4 * np.finfo(np.float64).eps:   # a unit axis is kept as given: writing and
+            axis /= norm                                      # reading a problem gives it back bit for bit
         axis.setflags(write=False)
         object.__setattr__(self, "center", center)
         object.__setattr__(self, "axis", axis)
@@ -719,6 +897,10 @@ class Problem:
         Material spec (see the module docstring) per cell set name, or
         ``"ALL_ELEMENT"`` for every cell. Each cell gets exactly one material.
     dirichlet : tuple of Dirichlet
+    imposed_fields : tuple of ImposedField
+        Imposed displacements varying over their node sets. The imposed values are
+        set condition by condition: the Dirichlet conditions in order, then the
+        imposed fields in order; where two share a dof, the later one wins.
     pressures : tuple of Pressure
     centrifugal : tuple of Centrifugal
     temperature : Temperature, optional
@@ -737,6 +919,7 @@ class Problem:
     mesh: Mesh
     materials: dict[str, dict]
     dirichlet: tuple[Dirichlet, ...] = ()
+    imposed_fields: tuple[ImposedField, ...] = ()
     pressures: tuple[Pressure, ...] = ()
     centrifugal: tuple[Centrifugal, ...] = ()
     temperature: Temperature | None = None
@@ -748,7 +931,7 @@ class Problem:
 
     def __post_init__(self):
         object.__setattr__(self, "source", str(self.source))
-        for name in ("dirichlet", "pressures", "centrifugal"):
+        for name in ("dirichlet", "imposed_fields", "pressures", "centrifugal"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "materials", copy.deepcopy(dict(self.materials)))
         object.__setattr__(self, "tables", dict(self.tables))
@@ -819,6 +1002,19 @@ class Problem:
                 errors.append(f"{item}: node set '{bc.node_set}' is not in the mesh "
                               f"(node sets: {available(mesh.node_sets)})")
             check_table(item, bc.table)
+
+        for i, imposed in enumerate(self.imposed_fields):
+            if not isinstance(imposed, ImposedField):
+                errors.append(f"imposed_fields[{i}] must be an ImposedField, found {type(imposed).__name__}")
+                continue
+            item = (f"imposed_fields[{i}] (node set '{imposed.node_set}'"
+                    + (f", from {imposed.source}" if imposed.source else "") + ")")
+            if imposed.node_set not in mesh.node_sets:
+                errors.append(f"{item}: node set '{imposed.node_set}' is not in the mesh "
+                              f"(node sets: {available(mesh.node_sets)})")
+            elif imposed.n_nodes != len(mesh.node_sets[imposed.node_set]):
+                errors.append(f"{item}: the values have {imposed.n_nodes} node rows, the node set has "
+                              f"{len(mesh.node_sets[imposed.node_set])} nodes (one row per node, in the set's order)")
 
         for i, load in enumerate(self.pressures):
             if not isinstance(load, Pressure):

@@ -7,9 +7,38 @@ The schema mirrors :class:`~io_adapters.problem.Problem`. Paths are relative to
 the TOML file. Every table accepts only the keys listed here: an unknown key is a
 :class:`~io_adapters.errors.ConfigError` naming the key and its table.
 
+Data files (``file = …``) are relative to the TOML file: ``.npy`` arrays, HDF5 files
+(``.h5``/``.hdf5``, with ``dataset``; a problem data file written by
+:func:`io_adapters.problem_writer.write_problem` has its checksums verified), or,
+for temperatures and pressures, Zset's headerless big-endian float32 records. A
+value of the wrong shape, a NaN or a set that does not match is a
+:class:`~io_adapters.errors.ConfigError` naming the entry and the file.
+
+Imposed displacement fields (:class:`~io_adapters.problem.ImposedField`) and the
+data file a written problem names (both optional; the example below has the rest)::
+
+    data = { file = "case.h5", uuid = "…" }   # optional: the data file this file was written with
+                                    # (problem_writer); another file of that name is refused
+
+    [[imposed_field]]               # per-node imposed displacements on a node set
+    node_set = "cut"
+    components = [0, 1, 2]          # optional (default all three); or "U1", "U2", "U3"
+    # (1) space–time: snapshots at times, linear in between, clamped outside
+    file = "cut.h5"                 # (n_times, n_set_nodes, 3) array: .npy, or .h5 with …
+    dataset = "cut/values"          # … the dataset's path in the file
+    times = [0.0, 1.0, 2.0]         # or { file = "cut.h5", dataset = "cut/times" }
+    nodes = { file = "cut.h5", dataset = "cut/nodes" }   # optional: the mesh node (0-based index)
+                                    # of each row; checked against the set, rows reordered to its order
+    # (2) records × tables: u = Σ c_j(t) U_j
+    # fields = [ { file = "modes.npy", record = 1, table = "c1" },     # (n_set_nodes, 3) or
+    #            { file = "modes.npy", record = 2, table = { time = [0.0, 1.0], value = [0.0, 2.0] } } ]
+    #                               # (n_records, n_set_nodes, 3) arrays; a table by name or inline
+
 Example (every section; alternatives in comments)::
 
-    mesh = "cube.geof"              # any mesh nirom reads (.geof, .geo, .msh, .vtu, .xdmf, …)
+    mesh = "cube.geof"              # any mesh nirom reads (.geof, .geo, .msh, .vtu, .xdmf, …),
+                                    # or a problem data file (.h5, io_adapters.problem_writer)
+                                    # (imposed fields and 'data': see above)
 
     [time]                          # either the intervals …
     start = 0.0                     # optional, default 0
@@ -17,6 +46,7 @@ Example (every section; alternatives in comments)::
     increments = [10, 5]            # equal steps per interval, or one number for all
     cycles = 1                      # optional: repeat the list shifted by c·(end[-1] - start)
     # steps = [0.0, 0.5, 1.0]       # … or the explicit times, initial time first
+    # steps = { file = "case.h5", dataset = "time/steps" }   # (explicit times from an array)
 
     [solver]                        # optional
     tolerance = 1e-3                # global convergence ratio
@@ -46,7 +76,8 @@ Example (every section; alternatives in comments)::
     [[pressure]]
     face_set = "x1"
     value = -20.0                   # one value; or values = [...] per facet;
-    # file = "pressure.node"        # or per-facet values: big-endian float32 (Zset) or .npy
+    # file = "pressure.node"        # or per-facet values: big-endian float32 (Zset), .npy,
+    # dataset = "pressures/0/values"  # or .h5 (with the dataset)
     table = "ptab"                  # optional
 
     [[centrifugal]]
@@ -66,9 +97,11 @@ Example (every section; alternatives in comments)::
     end = 20.0                      # … until end (optional)
     # (2) base = 20.0 (or { file = "tbase.node" }), max = { file = "tmax.node" }, table = "coef":
     #     T = base + coef(t)·(max - base)
-    # (3) [[temperature.fields]] file = "t1.npy", record = 1, table = "c1"   (T = Σ c_j(t) T_j)
+    # (3) [[temperature.fields]] file = "t1.npy", record = 1, table = "c1"   (T = Σ c_j(t) T_j;
+    #     the table by name or inline: table = { time = [...], value = [...] })
     # (4) uniform = 20.0
-    # Files: .npy ((n_nodes,) or (n_records, n_nodes)) or Zset big-endian float32 records.
+    # Files: .npy ((n_nodes,) or (n_records, n_nodes)), Zset big-endian float32 records, or
+    # .h5 with dataset = "…" (same shapes).
 
     [tables.ramp]
     time = [0.0, 1.0]
@@ -100,6 +133,7 @@ from io_adapters.problem import (
     SOLVER_KEYS,
     Centrifugal,
     Dirichlet,
+    ImposedField,
     Pressure,
     Problem,
     Temperature,
@@ -111,8 +145,9 @@ from io_adapters.problem import (
     time_steps,
 )
 
-_TOP = {"mesh", "time", "solver", "output", "materials", "dirichlet", "pressure", "centrifugal",
-        "temperature", "tables"}
+_TOP = {"mesh", "data", "time", "solver", "output", "materials", "dirichlet", "imposed_field", "pressure",
+        "centrifugal", "temperature", "tables"}
+_HDF5 = (".h5", ".hdf5")
 _COMPONENTS = {"U1": 0, "U2": 1, "U3": 2}
 _AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
@@ -199,6 +234,8 @@ class _Reader:
                 errors.append(message[len(self.source) + 2:] if message.startswith(f"{self.source}: ") else message)
                 return default
 
+        if "data" in d:
+            attempt(lambda: self.data_file(d["data"]))
         mesh = attempt(lambda: self.mesh(d["mesh"]))
         tables = {}
         tables_in = d.get("tables", {})
@@ -222,6 +259,8 @@ class _Reader:
             return tuple(m for m in made if m is not None)
 
         dirichlet = items("dirichlet", self.dirichlet)
+        imposed_fields = items("imposed_field", lambda item, where: self.imposed_field(item, where, mesh, tables),
+                               needs_mesh=True)
         pressures = items("pressure", lambda item, where: self.pressure(item, where, mesh), needs_mesh=True)
         centrifugal = items("centrifugal", lambda item, where: self.centrifugal(item, where, mesh), needs_mesh=True)
         temperature = None
@@ -231,7 +270,8 @@ class _Reader:
             if len(errors) == 1:
                 raise self.error(errors[0])
             raise self.error(f"{len(errors)} problems:\n  - " + "\n  - ".join(errors))
-        return Problem(mesh=mesh, materials=materials, dirichlet=dirichlet, pressures=pressures,
+        return Problem(mesh=mesh, materials=materials, dirichlet=dirichlet, imposed_fields=imposed_fields,
+                       pressures=pressures,
                        centrifugal=centrifugal, temperature=temperature, tables=tables, times=times, solver=solver,
                        output=output, source=self.source)
 
@@ -261,6 +301,11 @@ class _Reader:
             from io_adapters.zset import read_mesh
 
             return read_mesh(path)
+        if path.suffix.lower() in _HDF5:
+            from io_adapters.problem_writer import is_data_file, read_mesh
+
+            if is_data_file(path):
+                return read_mesh(path, f"{self.source}: 'mesh'")
         from io_adapters import read
 
         return read(path).mesh
@@ -272,6 +317,12 @@ class _Reader:
             if extra:
                 raise self.error(f"[time]: give 'steps' or 'end'/'increments', not both (found {extra})")
             steps = t["steps"]
+            if isinstance(steps, Mapping):
+                steps = self.data(steps, "[time] 'steps'")[0]
+                if steps.ndim != 1:
+                    raise self.error(f"[time] 'steps': expected a list of times, found an array of shape "
+                                     f"{steps.shape}")
+                return steps.astype(np.float64)
             if not isinstance(steps, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                       for v in steps):
                 raise self.error(f"[time] 'steps' must be a list of numbers, found {steps!r}")
@@ -343,7 +394,7 @@ class _Reader:
             raise self.error(f"{where}: {exc}") from None
 
     def pressure(self, item: Mapping, where: str, mesh) -> Pressure:
-        self.keys(item, where, {"face_set", "value", "values", "file", "table"}, {"face_set"})
+        self.keys(item, where, {"face_set", "value", "values", "file", "dataset", "table"}, {"face_set"})
         given = [k for k in ("value", "values", "file") if k in item]
         if len(given) != 1:
             raise self.error(f"{where} needs exactly one of 'value', 'values' or 'file', found {given or 'none'}")
@@ -360,6 +411,15 @@ class _Reader:
                 raise self.error(f"{where}: face set '{face_set}' is not in the mesh "
                                  f"(face sets: {available(mesh.face_sets)})")
             n_facets = facet_count(mesh, face_set)
+            if path.suffix.lower() in _HDF5 or "dataset" in item:
+                values, label = self.data(item, where, extra={"face_set", "table"})
+                if values.shape != (n_facets,):
+                    raise self.error(f"{where}: {label} holds an array of shape {values.shape}, but face set "
+                                     f"'{face_set}' has {n_facets} facets (one value per facet is expected)")
+                try:
+                    return Pressure(face_set, values, item.get("table"))
+                except ConfigError as exc:
+                    raise self.error(f"{where}: {label}: {exc}") from None
             if path.suffix.lower() != ".npy" and path.stat().st_size != 4 * n_facets:
                 raise self.error(f"{where}: pressure file {path} holds {path.stat().st_size / 4:g} big-endian "
                                  f"float32 values, but face set '{face_set}' has {n_facets} facets "
@@ -414,13 +474,20 @@ class _Reader:
                 fields.append(np.full(n_nodes, float(spec)))
                 labels.append(f"constant {spec:g}")
                 return len(fields) - 1
-            self.keys(spec, what, {"file", "record", "time", "table"}, {"file"})
+            self.keys(spec, what, {"file", "dataset", "record", "time", "table"}, {"file"})
             path = self.path(spec["file"], f"{what} 'file'")
             k = spec.get("record", 1)
-            key = (path.resolve(), k)
+            dataset = spec.get("dataset")
+            key = (path.resolve(), dataset, k)
             if key not in index:
-                fields.append(read_nodal_values(path, n_nodes, record=k, what=f"{self.source}: {what} temperature"))
-                labels.append(f"{spec['file']}:{k}")
+                if dataset is not None or path.suffix.lower() in _HDF5:
+                    values, label = self.data({n: spec[n] for n in ("file", "dataset") if n in spec}, what)
+                    fields.append(self.record(values, k, (n_nodes,), label, f"{what} temperature"))
+                    labels.append(f"{label}:{k}")
+                else:
+                    fields.append(read_nodal_values(path, n_nodes, record=k,
+                                                    what=f"{self.source}: {what} temperature"))
+                    labels.append(f"{spec['file']}:{k}")
                 index[key] = len(fields) - 1
             return index[key]
 
@@ -444,15 +511,13 @@ class _Reader:
                 coefficient_tables = []
                 for i, item in enumerate(items):
                     what = f"[[temperature.fields]] {i + 1}"
-                    self.keys(item, what, {"file", "record", "table"}, {"file", "table"})
-                    name = self.name(item["table"], f"{what} 'table'")
-                    if name not in tables:
-                        raise self.error(f"{what}: table '{name}' is not defined (tables: {available(tables)})")
+                    self.keys(item, what, {"file", "dataset", "record", "table"}, {"file", "table"})
+                    coefficient = self.time_table(item["table"], f"{what} 'table'", tables)
                     before = len(fields)
                     record(item, what)
                     if len(fields) == before:
                         raise self.error(f"{what}: the same file and record as an earlier field")
-                    coefficient_tables.append(tables[name])
+                    coefficient_tables.append(coefficient)
                 return Temperature(fields=np.array(fields), tables=tuple(coefficient_tables), labels=tuple(labels))
             keys = t["keys"]
             if not isinstance(keys, list) or not keys:
@@ -471,3 +536,185 @@ class _Reader:
             if str(exc).startswith(self.source):
                 raise
             raise self.error(f"{where}: {exc}") from None
+
+    # ------------------------------------------------------------ data files
+    def data_file(self, spec) -> None:
+        """The ``data`` entry: the data file this problem file was written with (same uuid)."""
+        where = "'data'"
+        self.keys(spec, where, {"file", "uuid"}, {"file", "uuid"})
+        path = self.path(spec["file"], f"{where} 'file'")
+        if not path_is_file(path):
+            raise self.error(f"{where}: data file {path} not found")
+        from io_adapters.problem_writer import data_file_uuid
+
+        found = data_file_uuid(path, f"{self.source}: {where}")
+        if found != spec["uuid"]:
+            raise self.error(f"{where}: {path} is not the data file this problem was written with (uuid {found!r}, "
+                             f"expected {spec['uuid']!r}): it was replaced by another write; write the problem again")
+
+    def data(self, spec, where: str, *, extra=frozenset()) -> tuple[np.ndarray, str]:
+        """An array from a data file and a label naming it: ``"x.npy"``, ``{ file = "x.npy" }`` or
+        ``{ file = "x.h5", dataset = "…" }`` (``extra``: other keys the entry may hold).
+
+        Returns
+        -------
+        values : float64 (or int64) array
+        label : str
+            The file (and dataset), for messages.
+        """
+        if isinstance(spec, str):
+            spec = {"file": spec}
+        self.keys(spec, where, {"file", "dataset"} | set(extra), {"file"})
+        path = self.path(spec["file"], f"{where} 'file'")
+        if not path_is_file(path):
+            raise self.error(f"{where}: file {path} not found")
+        suffix = path.suffix.lower()
+        if suffix in _HDF5:
+            if "dataset" not in spec:
+                raise self.error(f"{where}: {path} is an HDF5 file: give the 'dataset' to read in it")
+            dataset = self.name(spec["dataset"], f"{where} 'dataset'")
+            from io_adapters.problem_writer import read_dataset
+
+            return read_dataset(path, dataset, f"{self.source}: {where}"), f"{path}:{dataset}"
+        if "dataset" in spec:
+            raise self.error(f"{where}: 'dataset' goes with HDF5 files (.h5, .hdf5), {path} is not one")
+        if suffix != ".npy":
+            raise self.error(f"{where}: {path}: expected a .npy array or an HDF5 file (.h5 with a 'dataset')")
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise self.error(f"{where}: {path} is not a readable .npy array ({exc})") from None
+        if values.dtype.kind not in "fiu":
+            raise self.error(f"{where}: {path} holds {values.dtype} values, expected numbers")
+        return (values.astype(np.float64) if values.dtype.kind == "f" else values.astype(np.int64)), str(path)
+
+    def record(self, values: np.ndarray, k, shape: tuple[int, ...], label: str, where: str) -> np.ndarray:
+        """Record ``k`` (1-based) of an array of one record (``shape``) or several (``(n_records, *shape)``)."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise self.error(f"{where}: record numbers start at 1, found {k!r}")
+        many = values if values.shape[1:] == shape and values.ndim == len(shape) + 1 else None
+        if values.shape == shape:
+            many = values[None]
+        if many is None:
+            expected = ", ".join(map(str, shape))
+            raise self.error(f"{where}: {label} holds an array of shape {values.shape}, expected ({expected}) or "
+                             f"(n_records, {expected})")
+        if k > len(many):
+            raise self.error(f"{where}: {label} has {len(many)} record(s), record {k} was asked for")
+        return np.asarray(many[k - 1], dtype=np.float64)
+
+    def time_table(self, value, where: str, tables: Mapping[str, TimeTable]) -> TimeTable:
+        """A table given by its name in [tables], or inline ``{ time = [...], value = [...] }``."""
+        if isinstance(value, Mapping):
+            return self.table(value, where)
+        name = self.name(value, where)
+        if name not in tables:
+            raise self.error(f"{where}: table '{name}' is not defined (tables: {available(tables)})")
+        return tables[name]
+
+    # --------------------------------------------------------- imposed fields
+    def imposed_field(self, item: Mapping, where: str, mesh, tables: Mapping[str, TimeTable]) -> ImposedField:
+        self.keys(item, where, {"node_set", "components", "file", "dataset", "times", "nodes", "fields"},
+                  {"node_set"})
+        node_set = self.name(item["node_set"], f"{where} 'node_set'")
+        where = f"{where} (node set '{node_set}')"
+        if node_set not in mesh.node_sets:
+            raise self.error(f"{where}: node set '{node_set}' is not in the mesh "
+                             f"(node sets: {available(mesh.node_sets)})")
+        set_nodes = mesh.node_sets[node_set]
+        n = len(set_nodes)
+        components = self.components(item.get("components", [0, 1, 2]), f"{where} 'components'")
+        forms = [k for k in ("file", "fields") if k in item]
+        if len(forms) != 1:
+            raise self.error(f"{where} needs 'file' (+ 'times': a space–time history) or 'fields' (records × "
+                             f"tables), found {forms or 'neither'}")
+        order = None
+        if "nodes" in item:
+            nodes = item["nodes"]
+            if isinstance(nodes, list):
+                nodes, label = np.asarray(nodes), f"{where} 'nodes'"
+            else:
+                nodes, label = self.data(nodes, f"{where} 'nodes'")
+            order = self.row_order(nodes, set_nodes, label, where, node_set)
+        if "file" in item:
+            if "times" not in item:
+                raise self.error(f"{where}: a space–time history ('file') needs its 'times'")
+            if "dataset" in item:
+                values, source = self.data({"file": item["file"], "dataset": item["dataset"]}, where)
+            else:
+                values, source = self.data(item["file"], where)
+            times = item["times"]
+            if isinstance(times, list):
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in times):
+                    raise self.error(f"{where} 'times' must be a list of numbers, found {times!r}")
+                times = np.asarray(times, dtype=np.float64)
+            else:
+                times = self.data(times, f"{where} 'times'")[0]
+            if values.ndim != 3 or values.shape[1:] != (n, 3):
+                raise self.error(f"{where}: {source} holds an array of shape {values.shape}, expected "
+                                 f"(n_times, {n}, 3): one row per node of the set ({n} nodes), three components")
+            if times.ndim != 1 or times.size != len(values):
+                raise self.error(f"{where}: {times.size} time(s) for the {len(values)} snapshot(s) of {source}")
+            if order is not None:
+                values = values[:, order]
+            try:
+                return ImposedField.from_history(node_set, times, values, components=components, source=source)
+            except ConfigError as exc:
+                raise self.error(f"{where}: {exc}") from None
+        items = item["fields"]
+        if not isinstance(items, list) or not items or not all(isinstance(i, Mapping) for i in items):
+            raise self.error(f"{where} 'fields' must be an array of tables {{ file = …, record = …, table = … }}")
+        records, coefficients, sources = [], [], []
+        for j, spec in enumerate(items):
+            what = f"{where} fields[{j}]"
+            self.keys(spec, what, {"file", "dataset", "record", "table"}, {"file", "table"})
+            values, source = self.data({k: spec[k] for k in ("file", "dataset") if k in spec}, what)
+            k = spec.get("record", 1)
+            record = self.record(values, k, (n, 3), source, what)
+            records.append(record if order is None else record[order])
+            coefficients.append(self.time_table(spec["table"], f"{what} 'table'", tables))
+            sources.append(f"{source}:{k}")
+        try:
+            return ImposedField.from_records(node_set, np.stack(records), coefficients, components=components,
+                                             source=", ".join(dict.fromkeys(s.rsplit(":", 1)[0] for s in sources)))
+        except ConfigError as exc:
+            raise self.error(f"{where}: {exc}") from None
+
+    def components(self, value, where: str) -> tuple[int, ...]:
+        listed = value if isinstance(value, list) else [value]
+        out = []
+        for c in listed:
+            if isinstance(c, str) and c in _COMPONENTS:
+                c = _COMPONENTS[c]
+            if isinstance(c, bool) or c not in (0, 1, 2):
+                raise self.error(f"{where}: components are 0, 1, 2 or U1, U2, U3, found {c!r}")
+            out.append(int(c))
+        if not out or len(set(out)) != len(out):
+            raise self.error(f"{where}: give distinct components, found {value!r}")
+        return tuple(out)
+
+    def row_order(self, nodes: np.ndarray, set_nodes: np.ndarray, label: str, where: str,
+                  node_set: str) -> np.ndarray | None:
+        """Rows to take so that row i is the set's node i (None: already in order), or ConfigError."""
+        if nodes.dtype.kind not in "iu" or nodes.ndim != 1:
+            raise self.error(f"{where}: {label} must list node indices (integers), found {nodes.dtype} of shape "
+                             f"{nodes.shape}")
+        if np.array_equal(nodes, set_nodes):
+            return None
+        missing = np.setdiff1d(set_nodes, nodes)
+        extra = np.setdiff1d(nodes, set_nodes)
+        if len(missing) or len(extra):
+            said = []
+            if len(extra):
+                said.append(f"{len(extra)} node(s) outside node set '{node_set}' (first: node {int(extra[0])})")
+            if len(missing):
+                said.append(f"{len(missing)} node(s) of the set missing (first: node {int(missing[0])})")
+            raise self.error(f"{where}: the nodes of {label} do not match node set '{node_set}': "
+                             + "; ".join(said) + " (0-based mesh node indices)")
+        if len(np.unique(nodes)) != len(nodes) or len(nodes) != len(set_nodes) or \
+                len(np.unique(set_nodes)) != len(set_nodes):
+            raise self.error(f"{where}: {label} lists {len(nodes)} node(s) with repeats for the {len(set_nodes)} "
+                             f"of node set '{node_set}': give one row per node of the set, in its order")
+        position = np.empty(int(max(nodes.max(), set_nodes.max())) + 1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        return position[set_nodes]

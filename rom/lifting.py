@@ -7,7 +7,11 @@ before the POD (:func:`without_constrained`); the strain that a unit value of ea
 constrained dof produces at the reduced points is kept (:func:`lifting_strain`).
 Online, ``ε_l = Bᵣ_l q + Σ_c ε_lc g_c(t)`` with ``g`` the problem's imposed values
 (:class:`ImposedDisplacements`, the same rule as the high-fidelity solver: the
-conditions are applied in order, a later one wins on a shared dof). The Galerkin
+Dirichlet conditions in order, then the imposed fields
+(:class:`~io_adapters.problem.ImposedField`, per-node values) in order, a later one
+winning on a shared dof). The lifting works dof by dof, so any values on the
+trained node sets and components are reproduced: a new amplitude, table, or a
+whole new imposed field. The Galerkin
 equations are those of the free dofs only (the modes vanish on the others), so the
 reaction forces never enter.
 
@@ -95,11 +99,23 @@ class ImposedDisplacements:
     def __init__(self, problem, dofs: np.ndarray):
         self.problem = problem
         dofs = np.asarray(dofs, dtype=np.int64)
+        nodes, components = np.divmod(dofs, 3)
         self.conditions = []
         for bc in problem.dirichlet:
-            covered = (dofs % 3 == bc.component) & np.isin(dofs // 3, np.asarray(problem.mesh.node_sets[bc.node_set]))
+            covered = (components == bc.component) & np.isin(nodes, np.asarray(problem.mesh.node_sets[bc.node_set]))
             if covered.any():
                 self.conditions.append((covered, float(bc.value), bc.table))
+        # per imposed field: (covered dofs (m,) bool, the rows they need, each covered dof's position among
+        # those rows and its component, the field)
+        self.fields = []
+        for imposed in problem.imposed_fields:
+            set_nodes = np.asarray(problem.mesh.node_sets[imposed.node_set])
+            row_of_node = np.full(problem.mesh.n_nodes, -1, dtype=np.int64)
+            row_of_node[set_nodes] = np.arange(len(set_nodes))
+            covered = np.isin(components, imposed.components) & (row_of_node[nodes] >= 0)
+            if covered.any():
+                rows, position = np.unique(row_of_node[nodes[covered]], return_inverse=True)
+                self.fields.append((covered, rows, position.ravel(), components[covered], imposed))
         self.n = len(dofs)
 
     @classmethod
@@ -112,4 +128,6 @@ class ImposedDisplacements:
         values = np.zeros(self.n)
         for covered, value, table in self.conditions:
             values[covered] = value * float(self.problem.factor(table, t))
+        for covered, rows, position, components, imposed in self.fields:
+            values[covered] = imposed.at(t, rows)[position, components]
         return values

@@ -44,10 +44,13 @@ __all__ = ["Part", "Reductor", "dual_rows", "displacement_rows", "constrained_se
 
 
 def constrained_sets(problem) -> dict[str, list[int]]:
-    """Node set → imposed components of a problem (the model's ``constrained``)."""
+    """Node set → imposed components of a problem (the model's ``constrained``): its
+    Dirichlet conditions' and its imposed fields' (:class:`~io_adapters.problem.ImposedField`)."""
     out: dict[str, list[int]] = {}
     for bc in problem.dirichlet:
         out.setdefault(bc.node_set, []).append(int(bc.component))
+    for imposed in problem.imposed_fields:
+        out.setdefault(imposed.node_set, []).extend(int(c) for c in imposed.components)
     return {k: sorted(set(v)) for k, v in out.items()}
 
 
@@ -150,8 +153,8 @@ def dual_rows(sub: SubdomainModel, name: str, coefficients: np.ndarray) -> np.nd
 
 
 def imposed_at_nodes(problem, nodes: np.ndarray) -> ImposedDisplacements | None:
-    """The problem's imposed displacements at some nodes' dofs (None without Dirichlet conditions)."""
-    if not problem.dirichlet:
+    """The problem's imposed displacements at some nodes' dofs (None without imposed displacements)."""
+    if not problem.dirichlet and not problem.imposed_fields:
         return None
     return ImposedDisplacements(problem, (3 * np.asarray(nodes)[:, None] + np.arange(3)).ravel())
 

@@ -8,10 +8,12 @@ steps (scipy in serial, PETSc under MPI); :class:`InHouseStep` and
 a user's serial :class:`HighFidelityStep` distributed (:func:`distributed`: whatever a step needs).
 """
 
+from rom.hifi.dynamics import GeneralizedAlphaSettings, NewmarkSettings, Rayleigh, solve_dynamic
 from rom.hifi.newton import NewtonSettings
 from rom.hifi.solver import solve
 from rom.hifi.step import (DistributedStep, ExternalCommandStep, HighFidelityStep, InHouseStep, MechanicalState,
                            PartitionedState, RankZeroStep, distributed, on_rank_zero)
 
-__all__ = ["DistributedStep", "ExternalCommandStep", "HighFidelityStep", "InHouseStep", "MechanicalState",
-           "NewtonSettings", "PartitionedState", "RankZeroStep", "distributed", "on_rank_zero", "solve"]
+__all__ = ["DistributedStep", "ExternalCommandStep", "GeneralizedAlphaSettings", "HighFidelityStep", "InHouseStep",
+           "MechanicalState", "NewmarkSettings", "NewtonSettings", "PartitionedState", "Rayleigh", "RankZeroStep",
+           "distributed", "on_rank_zero", "solve", "solve_dynamic"]

@@ -5,6 +5,12 @@ operator, integration weights, nodal→integration-point interpolation), the law
 and the integration points each one governs, the Dirichlet dofs and the load
 vectors, all in this rank's *local* node numbering, plus the map from local dofs
 to the global (PETSc) dof numbering.
+
+Imposed displacements come from the problem's :class:`~io_adapters.problem.Dirichlet`
+conditions (``value × table(t)`` on a node set) and its
+:class:`~io_adapters.problem.ImposedField` s (per-node values on a node set);
+:meth:`Discretization.dirichlet_values` sets them in that order, a later condition
+winning on a dof several share (the rule of :class:`~io_adapters.problem.Problem`).
 """
 
 from __future__ import annotations
@@ -68,9 +74,14 @@ class Discretization:
     n_global_dofs, owned_range : int, (start, stop)
     dirichlet : list of (local dofs, value, table name)
     constrained : (3 n_local_nodes,) bool
+        Every dof with an imposed value (Dirichlet conditions and imposed fields).
     pressure : list of ((3 n_local_nodes,) unit-value load, table name)
         Restricted to owned dofs (so that the assembled sum counts each once).
     centrifugal : list of ((3 n_local_nodes,) load for ω = 1, omega, table name)
+    imposed : list of (local dofs (m,), rows (k,), ImposedField)
+        The imposed fields on this rank's nodes: ``rows`` are the positions in the
+        field's node set of the local nodes it covers, ``dofs`` their constrained
+        local dofs, node-major (``k × len(components)``).
     """
 
     problem: object
@@ -90,6 +101,7 @@ class Discretization:
     constrained: np.ndarray
     pressure: list
     centrifugal: list
+    imposed: list = field(default_factory=list)
     _assembler: object = field(default=None, repr=False, compare=False)
     _initial_temperature: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -118,10 +130,17 @@ class Discretization:
         return float(self.problem.factor(name, t))
 
     def dirichlet_values(self, t: float) -> np.ndarray:
-        """Imposed displacement at every constrained local dof, (3 n_local_nodes,) (0 elsewhere)."""
+        """Imposed displacement at every constrained local dof, (3 n_local_nodes,) (0 elsewhere).
+
+        The Dirichlet conditions in order, then the imposed fields in order; a later
+        one wins on a shared dof.
+        """
         values = np.zeros(self.n_dofs)
         for dofs, value, table in self.dirichlet:
             values[dofs] = value * self.table(table, t)
+        for dofs, rows, imposed in self.imposed:
+            if len(dofs):
+                values[dofs] = imposed.at(t, rows)[:, list(imposed.components)].ravel()
         return values
 
     def external_load(self, t: float) -> np.ndarray:
@@ -220,6 +239,13 @@ def build(problem, *, rule: str = "default", comm=None, cell_parts: np.ndarray |
         dofs = 3 * local_nodes + int(condition.component)
         constrained[dofs] = True
         dirichlet.append((dofs, float(condition.value), condition.table))
+    imposed = []
+    for condition in problem.imposed_fields:
+        local_nodes = node_map[mesh.node_sets[condition.node_set]]
+        rows = np.flatnonzero(local_nodes >= 0)
+        dofs = (3 * local_nodes[rows][:, None] + np.asarray(condition.components)).ravel()
+        constrained[dofs] = True
+        imposed.append((dofs, rows, condition))
 
     pressure = []
     local_dofs_of_global = (3 * nodes[:, None] + np.arange(3)).ravel()
@@ -241,7 +267,7 @@ def build(problem, *, rule: str = "default", comm=None, cell_parts: np.ndarray |
         weights=np.asarray(weights), interpolation=sp.csr_matrix(interpolation), regions=regions,
         dof_global=dof_global, owned=owned, n_global_dofs=3 * mesh.n_nodes,
         owned_range=(3 * int(starts[rank]), 3 * int(starts[rank + 1])), dirichlet=dirichlet,
-        constrained=constrained, pressure=pressure, centrifugal=centrifugal,
+        constrained=constrained, pressure=pressure, centrifugal=centrifugal, imposed=imposed,
     )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from io_adapters.errors import ConvergenceError
 from io_adapters.simulation import Field, Simulation
 
+from rom import progress
 from rom.hifi.discretization import build
 from rom.hifi.linear import make_system
 from rom.hifi.newton import LocalState, NewtonSettings, advance, initial_state
@@ -94,6 +95,7 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
             log.info("step %d/%d t=%g: %d Newton iterations, residuals %s", k, len(times) - 1, times[k],
                      len(state.history) - 1, " ".join(f"{r:.2e}" for r in state.history))
             sink.add(_gather(disc, state, names, comm), times[k])
+            progress.advance("HF steps", k, len(times) - 1)
     finally:
         result = sink.close()
     log.info("solved %d steps in %.2f s (%d Newton iterations)", len(times) - 1,
@@ -124,9 +126,10 @@ def _output_layout(disc, state: LocalState) -> dict[str, tuple[str, tuple[str, .
     return layout
 
 
-def _gather(disc, state: LocalState, names, comm) -> dict[str, np.ndarray] | None:
-    """Global arrays of the output fields on rank 0 (None elsewhere)."""
-    local = {"U": state.u.reshape(-1, 3), "eto": state.strain, "sig": state.stress}
+def _gather(disc, state: LocalState, names, comm, nodal: dict | None = None) -> dict[str, np.ndarray] | None:
+    """Global arrays of the output fields on rank 0 (None elsewhere); ``nodal``: more node
+    fields, name → (n_local_nodes, 3) (the dynamic solver's ``V`` and ``A``)."""
+    local = {"U": state.u.reshape(-1, 3), "eto": state.strain, "sig": state.stress, **(nodal or {})}
     for name, (support, comps) in names.items():
         if name in local:
             continue
@@ -157,9 +160,10 @@ def _gather(disc, state: LocalState, names, comm) -> dict[str, np.ndarray] | Non
 class _Sink:
     """Where the steps go: a store being appended (rank 0), or memory."""
 
-    def __init__(self, problem, names, rule, output, rank, settings):
+    def __init__(self, problem, names, rule, output, rank, settings, extra_provenance: dict | None = None):
         self.problem, self.names, self.rule, self.rank = problem, names, rule, rank
         self.settings = settings
+        self.extra = extra_provenance
         self.times, self.steps = [], []
         self.appender = None
         if output is not None and rank == 0:
@@ -167,7 +171,7 @@ class _Sink:
 
             specs = {n: (s, c, rule if s == "integration_point" else None) for n, (s, c) in names.items()}
             self.appender = StoreAppender(output, problem.mesh, specs, parameters=_parameters(problem),
-                                          provenance=_provenance(problem, rule, settings))
+                                          provenance=_provenance(problem, rule, settings, self.extra))
 
     def add(self, values, t: float) -> None:
         if values is None:
@@ -190,15 +194,17 @@ class _Sink:
             values = np.stack([s[name] for s in self.steps]) if self.steps else np.zeros((0, 0, len(comps)))
             fields[name] = Field(support, comps, values, self.rule if support == "integration_point" else None)
         return Simulation(self.problem.mesh, np.asarray(self.times), fields, _parameters(self.problem),
-                          _provenance(self.problem, self.rule, self.settings))
+                          _provenance(self.problem, self.rule, self.settings, self.extra))
 
 
 def _parameters(problem) -> dict:
     return dict(getattr(problem, "parameters", {}) or {})
 
 
-def _provenance(problem, rule, settings: NewtonSettings) -> dict:
-    """Where the results come from, with the convergence ratio they were solved to."""
+def _provenance(problem, rule, settings: NewtonSettings, extra: dict | None = None) -> dict:
+    """Where the results come from, with the convergence ratio they were solved to (``extra``
+    added last: the dynamic solver's name and scheme)."""
     return {"format": "nirom-hifi", "solver": "nirom.rom.hifi", "problem": str(problem.source),
             "integration_rule": rule, "engineering_shear": ["eto"],
-            "newton": {"rtol": settings.rtol, "atol": settings.atol, "criterion": "rom.convergence"}}
+            "newton": {"rtol": settings.rtol, "atol": settings.atol, "criterion": "rom.convergence"},
+            **(extra or {})}

@@ -11,11 +11,12 @@
   of :mod:`rom.adaptive`.
 """
 
+from rom.online.dynamics import DynamicResult, ReducedMass, solve_dynamic
 from rom.online.fits import INDICATOR_FLOOR, DualFits
 from rom.online.newton import advance, newton
 from rom.online.operator import ReducedState, RestrictedOperator, check_problem
 from rom.online.result import EnrichmentEvent, OnlineResult
 from rom.online.solve import solve
 
-__all__ = ["INDICATOR_FLOOR", "DualFits", "EnrichmentEvent", "OnlineResult", "ReducedState", "RestrictedOperator",
-           "advance", "check_problem", "newton", "solve"]
+__all__ = ["INDICATOR_FLOOR", "DualFits", "DynamicResult", "EnrichmentEvent", "OnlineResult", "ReducedMass",
+           "ReducedState", "RestrictedOperator", "advance", "check_problem", "newton", "solve", "solve_dynamic"]

@@ -221,11 +221,13 @@ def check_problem(model, problem) -> None:
         if c.cell_set is not None and len(problem.cells(c.cell_set)) != mesh.n_cells:
             errors.append(f"centrifugal load on cell set '{c.cell_set}': the model reduced it for every cell only")
     imposed = set()
-    for bc in problem.dirichlet:
-        imposed.add((bc.node_set, int(bc.component)))
-        if int(bc.component) not in model.constrained.get(bc.node_set, []):
-            errors.append(f"imposed displacement on node set '{bc.node_set}' component {bc.component} was not "
+    conditions = [(bc.node_set, int(bc.component), "imposed displacement") for bc in problem.dirichlet]
+    conditions += [(f.node_set, c, "imposed field") for f in problem.imposed_fields for c in f.components]
+    for node_set, component, what in conditions:
+        if (node_set, component) not in imposed and component not in model.constrained.get(node_set, []):
+            errors.append(f"{what} on node set '{node_set}' component {component} was not "
                           "in the training problem (the basis does not vanish there)")
+        imposed.add((node_set, component))
     for name, components in model.constrained.items():
         for c in components:
             if (name, int(c)) not in imposed:
