@@ -31,6 +31,7 @@ import numpy as np
 
 from io_adapters.errors import InputError, MeshMismatchError
 
+from rom import progress
 from rom.parallel import allreduce_sum as _allreduce
 
 from clustering.config import ClusterConfig
@@ -98,6 +99,7 @@ def build_dictionary(config_or_dict, comm=None) -> RomDictionary:
                           n_modes=n_modes, tol=tol, overlap=settings.overlap, random_state=settings.random_state,
                           inner_product=mass, comm=comm).fit(histories)
     labels, members = _run_clusters(clusters, len(runs), settings.n_clusters)
+    progress.advance("runs clustered", len(runs), len(runs))
     if rank == 0:
         log.info("clustering: %d runs in %d clusters (sizes %s, with overlap %s)", len(runs), settings.n_clusters,
                  np.bincount(labels, minlength=settings.n_clusters).tolist(), [len(m) for m in members])
@@ -108,6 +110,7 @@ def build_dictionary(config_or_dict, comm=None) -> RomDictionary:
         offline = {"training": [str(config.training[i].store) for i in chosen], "problem": problem,
                    **config.offline}
         models.append(build(offline, comm))
+        progress.advance("local models", k + 1, len(members))
 
     # 3. ROM-net: features of the loads, classifier, regret from the projection errors
     features = TemperatureFeatures(config.features.n_components, sampling=config.features.sampling)

@@ -1,1 +1,2 @@
-"""The ``nirom`` command line and the MPI drivers of the offline and online stages."""
+"""The ``nirom`` command line (:mod:`mpi_drivers.cli`) and its drivers: ``hifi``, ``offline``, ``online``,
+``cluster`` under MPI, their run records and reports (:mod:`mpi_drivers.report`)."""

@@ -54,28 +54,43 @@ def _share_the_io_threads(comm) -> None:
     set_io_threads(max(1, cores // ranks_on_node))
 
 
+#: Exit codes of the ``nirom`` commands (``docs/guide/troubleshooting.md``).
+EXIT_OK = 0
+EXIT_FAILED_CASE = 1          # a solve that did not converge; a batch with a diverging case
+EXIT_BAD_INPUT = 2            # configuration, missing/corrupt/unwritable files, a missing package, no memory
+EXIT_INTERNAL = 3             # a bug of nirom
+EXIT_INTERRUPTED = 130
+
+
 def describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and the exit code of an error that ends a command.
 
-    Expected errors (:class:`NiromError`, ``OSError``: a file, a configuration, a
-    full disk) give their own message and code 1; ``MemoryError`` says so (code 1);
-    an interruption gives 130; anything else is a bug of nirom: its type and message,
-    a pointer to ``--debug`` for the traceback, and code 2.
+    - :class:`ConvergenceError` (a solve that did not converge): its message, code 1;
+    - the other expected errors — :class:`ConfigError`, :class:`InputError`,
+      :class:`MeshMismatchError`, :class:`MissingDependencyError`, ``OSError`` (a missing
+      file, a full disk), HDF5's write failures, ``MemoryError`` — are bad input or an
+      environment to fix: their message, code 2 (as argparse's usage errors);
+    - an interruption: code 130;
+    - anything else is a bug of nirom: its type and message, a pointer to ``--debug``
+      for the traceback, code 3.
     """
-    from io_adapters.errors import NiromError
+    from io_adapters.errors import ConvergenceError, NiromError
 
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ConvergenceError):
+        return text, EXIT_FAILED_CASE
     if isinstance(exc, (NiromError, OSError)):
-        return text, 1
+        return text, EXIT_BAD_INPUT
     failed_write = _hdf5_write_failure(text) if isinstance(exc, RuntimeError) else None
     if failed_write is not None:
-        return failed_write, 1
+        return failed_write, EXIT_BAD_INPUT
     if isinstance(exc, MemoryError):
-        return f"out of memory ({text}); a smaller problem, more nodes or fewer ranks per node may help", 1
+        return (f"out of memory ({text}); a smaller problem, more nodes or fewer ranks per node may help",
+                EXIT_BAD_INPUT)
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted", 130
+        return "interrupted", EXIT_INTERRUPTED
     return (f"internal error {type(exc).__name__}: {text} (a bug of nirom: run with --debug for the traceback "
-            "and report it)", 2)
+            "and report it)", EXIT_INTERNAL)
 
 
 _HDF5_WRITE = re.compile(r"filename = '(?P<file>[^']*)'.*?errno = (?P<errno>\d+), error message = '(?P<why>[^']*)'")

@@ -33,6 +33,7 @@ import numpy as np
 
 from io_adapters.errors import ConfigError, InputError
 
+from rom import progress
 from rom.hifi import InHouseStep, NewtonSettings, distributed
 from rom.online.fits import DualFits
 from rom.online.newton import advance
@@ -184,6 +185,7 @@ class Enricher:
                                 indicator_after=float(after), n_modes=model.n_modes, reduced_points=points,
                                 hf_seconds=hf_seconds, seconds=time.perf_counter() - started)
         self.events.append(event)
+        progress.advance("enrichments", len(self.events), None, detail=f"step {step}")
         log.info("enrichment at step %d (t=%g): indicator %.3e -> %.3e, %d modes, %d reduced points",
                  step, t_new, trigger, after, model.n_modes, points)
         return operator, fits, new

@@ -39,6 +39,7 @@ import numpy as np
 
 from io_adapters.errors import ConfigError, InputError, MeshMismatchError
 
+from rom import progress
 from rom.ecm import ReducedQuadrature
 from rom.lifting import without_constrained
 from rom.model import DualField, ReducedOrderModel
@@ -367,6 +368,7 @@ def _pod_phase(name: str, runs, rows: np.ndarray, inner_product, options: dict, 
                    else GramAccumulator(inner_product=inner_product, comm=comm))
     for b in range(accumulator.n_blocks, len(blocks)):
         accumulator.add_block(read_block(b), read_block)
+        progress.advance(f"POD {name}: Gram blocks", b + 1, len(blocks))
         checkpoint.put(f"gram_{name}", accumulator.state())
     basis = accumulator.finish(read_block, tol=options.get("tol"), n_modes=options.get("n_modes"))
     done = {"modes": basis.modes, "singular_values": basis.singular_values}
@@ -447,6 +449,7 @@ def build(config_or_dict, comm=None):
     basis = ReducedBasis(done["modes"], done["singular_values"], inner_product="mass")
     if rank == 0:
         log.info("pod U: %d modes (of %d snapshots)", basis.n_modes, n_snapshots)
+    progress.advance("offline phases", 1, 3 + len(config.duals), detail="POD U")
 
     # 2. dual PODs ---------------------------------------------------------
     duals = {}
@@ -458,6 +461,7 @@ def build(config_or_dict, comm=None):
         duals[name] = DualField(name, components, dual_modes, done["singular_values"])
         if rank == 0:
             log.info("pod %s: %d modes", name, len(dual_modes))
+        progress.advance("offline phases", 2 + config.duals.index(name), 3 + len(config.duals), detail=name)
 
     # 3. ECM (checkpointed) ------------------------------------------------
     done = checkpoint.get("ecm")
@@ -469,10 +473,12 @@ def build(config_or_dict, comm=None):
             checkpoint.put("ecm", done)
         quadrature = ReducedQuadrature(done["points"].astype(np.int64), done["weights"],
                                        residual=float(done["residual"]))
+    progress.advance("offline phases", 2 + len(config.duals), 3 + len(config.duals), detail="ECM")
 
     # 4.-5. Gappy points, operators at the reduced points, reduced loads -------
     with timer("operators"):
         subdomains, pressure_loads, moments = reductor.reduce([basis], [duals], [quadrature])
+    progress.advance("offline phases", 3 + len(config.duals), 3 + len(config.duals), detail="operators")
     total_points = _allreduce(np.array([subdomains[0].n_reduced_points, quadrature.n_points], dtype=np.int64), comm)
     settings = {"pod": {n: o.to_dict() for n, o in config.pod.items()}, "ecm": config.ecm.to_dict(),
                 "indicator": config.indicator.to_dict(), "stress_field": config.stress_field,

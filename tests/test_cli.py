@@ -53,9 +53,9 @@ def test_info_reads_other_formats(data_dir, relative):
     assert "mesh:" in done.stdout
 
 
-def test_errors_are_one_line_with_exit_code_1(tmp_path, data_dir):
+def test_errors_are_one_line_with_exit_code_2(tmp_path, data_dir):
     done = nirom("info", tmp_path / "missing.ut")
-    assert done.returncode == 1
+    assert done.returncode == 2                    # bad input (a missing or corrupt file)
     assert done.stderr.strip().count("\n") == 0
     assert "missing.ut: no such file" in done.stderr
 
@@ -64,13 +64,13 @@ def test_errors_are_one_line_with_exit_code_1(tmp_path, data_dir):
     integ = copy / "cube.integ"
     integ.write_bytes(integ.read_bytes()[:-400])
     done = nirom("convert", copy / "cube.ut", "-o", tmp_path / "out.h5")
-    assert done.returncode == 1
+    assert done.returncode == 2                    # bad input (a missing or corrupt file)
     assert done.stderr.strip().count("\n") == 0
     assert "cube.integ" in done.stderr and "1907312" in done.stderr
     assert not (tmp_path / "out.h5").exists()
 
     done = nirom("convert", data_dir / "zset/UtExample/cube.ut", "-o", tmp_path / "out.vtu")
-    assert done.returncode == 1 and "must be a nirom store ending in .h5" in done.stderr
+    assert done.returncode == 2 and "must be a nirom store ending in .h5" in done.stderr
 
 
 def test_console_script_is_installed():

@@ -9,7 +9,7 @@ replaced by values of other types and out of range, limits exceeded (``cycles =
 file is expected, non-ASCII paths. Each case ends in success (the damage kept a
 valid input) or a :class:`NiromError` naming the file — never another exception,
 never a hang (each case is timed). Hand-written cases pin the messages (error class,
-file, key path); a sample goes through the ``nirom`` command: exit code 1, one line.
+file, key path); a sample goes through the ``nirom`` command: exit code 2, one line.
 """
 
 from __future__ import annotations
@@ -447,10 +447,10 @@ def test_the_cli_says_it_in_one_line(case, command, content, message):
     done = nirom(command, path) if command == "offline" else nirom(command, case / "rom.h5", path)
     assert time.perf_counter() - start < 30
     lines = error_lines(done)
-    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]
     assert len(lines) == 1 and lines[0].startswith(f"nirom {command}: error: ") and message in lines[0], lines
     assert str(case) in lines[0]
-    TALLY["CLI runs: one line, exit code 1"] += 1
+    TALLY["CLI runs: one line, exit code 2"] += 1
 
 
 def test_report_the_tallies(capsys):

@@ -1,7 +1,7 @@
 """Processes under stress (issue 12): full disks, SIGKILL, stale checkpoints, rank failures.
 
 - A full disk (a 1 MB tmpfs, else a file-size limit) under ``nirom offline`` and
-  ``nirom online`` outputs: one line naming the file, exit code 1, no file under the
+  ``nirom online`` outputs: one line naming the file, exit code 2, no file under the
   final name, no temporary file left — never a segfault.
 - ``nirom offline`` killed (SIGKILL) at moments spread over its phases: never a partial
   file under a final name; the next run resumes or restarts and gives a model bitwise
@@ -102,7 +102,7 @@ def test_a_full_disk_is_one_clear_message(small, tmp_path, stage):
             case.write_text(f'problem = "{small / "problem.toml"}"\noutput = "{output}"\n')
             done = _run_limited(["online", small / "reference.h5", case], preexec)
         lines = error_lines(done)
-        assert done.returncode == 1, (done.returncode, done.stderr[-3000:])     # -11: a segfault
+        assert done.returncode == 2, (done.returncode, done.stderr[-3000:])     # -11: a segfault
         assert len(lines) == 1 and lines[0].startswith(f"nirom {stage}: error: {output}: cannot write")
         assert reason in lines[0]
         left = sorted(p.name for p in disk.iterdir() if p.name != "filler")

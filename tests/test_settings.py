@@ -283,7 +283,7 @@ def test_case_file_reports_every_problem_at_once(files):
     with pytest.raises(ConfigError) as exc:
         load_case(files / "case.toml")
     assert sorted(problems(exc)) == sorted([
-        "unknown key 'speed' (known: adaptive, fields, indicator, output, problem, solver)",
+        "unknown key 'speed' (known: adaptive, fields, indicator, output, problem, reference, solver)",
         "'problem' must be a path, found 5",
         "'output' must be a path, found 3",
         "'fields' must be a list of strings, found 'evrcum'",

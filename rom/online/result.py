@@ -194,8 +194,23 @@ class OnlineResult:
             layout[name] = ("integration_point", tuple(comps), model.rule)
         return layout
 
-    def write(self, path, *, names=None, xdmf: bool = True):
+    def write(self, path, *, names=None, xdmf: bool = True, extra_fields=None):
         """Write ``U`` and the dual fields to one store (+ XDMF), each rank its rows (collective).
+
+        Parameters
+        ----------
+        path : path
+        names : list of str, optional
+            Dual quantities (default: every one the result rebuilds); ``U`` always.
+        xdmf : bool
+        extra_fields : dict[str, (str, callable)], optional
+            More fields derived from the result's own, written alongside (a reference
+            solution and the error, for ParaView): ``name -> (source, f)``, where
+            ``f(step, rows, values)`` gets this rank's rows of field ``source`` (``U`` or
+            one of ``names``) and its values ``(len(rows), n_components)`` at that step,
+            and returns the new field's values at those rows (same shape). The new
+            field has the source's support, components and rule. ``f`` runs during the
+            write, in this rank's turn: it must not communicate.
 
         Returns
         -------
@@ -205,12 +220,26 @@ class OnlineResult:
 
         names, coefficients, nodes, rows = self._pieces(names)
         order = {"U": nodes, **{n: rows for n in names}}
+        layout = self._layout(names)
+        extra = dict(extra_fields or {})
+        for name, (source, _) in extra.items():
+            if source not in layout or name in layout:
+                raise InputError(f"{path}: extra field '{name}' from '{source}': the source must be one of "
+                                 f"{', '.join(layout)} and the name a new one")
+        layout.update({name: layout[source] for name, (source, _) in extra.items()})
+        order.update({name: order[source] for name, (source, _) in extra.items()})
 
-        def values(name: str, step: int) -> np.ndarray:
+        def own(name: str, step: int) -> np.ndarray:
             return self._displacement(step, nodes) if name == "U" else self._dual(step, name, coefficients)
 
-        return write_partitioned(path, self.model.mesh, self.times, self._layout(names), order, values,
-                                 comm=self.comm, parameters=self.parameters, provenance=self._provenance())
+        def values(name: str, step: int) -> np.ndarray:
+            if name in extra:
+                source, derive = extra[name]
+                return derive(step, order[source], own(source, step))
+            return own(name, step)
+
+        return write_partitioned(path, self.model.mesh, self.times, layout, order, values,
+                                 comm=self.comm, parameters=self.parameters, provenance=self._provenance(), xdmf=xdmf)
 
     def to_simulation(self, names=None, *, root: int = 0) -> Simulation | None:
         """The full fields as a Simulation: every rank's rows gathered on ``root`` (collective).

@@ -9,6 +9,7 @@ import numpy as np
 
 from io_adapters.errors import ConvergenceError
 
+from rom import progress
 from rom.online.fits import DualFits
 from rom.online.newton import advance
 from rom.online.operator import RestrictedOperator
@@ -90,6 +91,7 @@ def solve(model, problem, comm=None, *, fields=None, output=None, settings: Solv
         state = new
         log.info("online step %d/%d t=%g: %d Newton iterations, indicator %.3e", k, len(times) - 1, times[k],
                  new.iterations, value)
+        progress.advance("online steps", k, len(times) - 1)
     result = OnlineResult(
         problem=problem, times=np.array([s.time for _, _, s in steps]),
         reduced_coordinates=tuple(np.array(s.q) for _, _, s in steps), indicator=np.array(indicators),
