@@ -23,6 +23,8 @@ BENCHMARKS = [
     ("Online stage: speed-up, mesh independence, adaptivity, indicator, imposed displacements", "bench_online", [],
      ["--quick"]),
     ("Clustering kernels: distributed dissimilarities, k-medoids", "bench_clustering_kernels", [], ["--quick"]),
+    ("Clustering study: local bases, ROM-net, dictionary speed-up (40 min)", "bench_clustering", [], ["--quick"]),
+    ("Submodel Monte Carlo: FEniCS data, WGAN, ROM vs HF vs global FE", "bench_submodel", [], ["--quick"]),
 ]
 
 
