@@ -10,6 +10,7 @@
     mpiexec -n P nirom online rom.h5 case.toml...        (solve new loadings with it)
     mpiexec -n P nirom cluster cluster.toml              (local models + ROM-net: a ROM dictionary)
     mpiexec -n P nirom online dictionary.h5 case.toml    (ROM-net picks the local model)
+    mpiexec -n P nirom submodel offline|mc submodel.toml (stochastic submodel: its ROM, its Monte Carlo)
 
 Every subcommand takes ``--help`` (with an example), ``--print-config`` (the effective
 configuration, defaults included, as TOML; then exit), ``-q/--quiet``, ``-v/--verbose``,
@@ -87,6 +88,20 @@ online_error.png); exit code 1 when a case diverged (the others are solved)""",
   nirom cluster --print-config                           (every key with its default)
 
 writes dictionary.h5, dictionary.h5.run.json and dictionary_report.md (+ figures)""",
+    "submodel": """example:
+  mpiexec -n 2 nirom submodel offline examples/submodel/submodel.toml   (HF runs on training traces -> submodel ROM)
+  mpiexec -n 2 nirom submodel mc examples/submodel/submodel.toml        (generated traces -> ROM -> QoI statistics)
+  nirom submodel mc --print-config                                      (every key with its default)
+
+submodel.toml (keys: docs/submodel.md):
+  problem = "data/submodel.toml"
+  generator = "data/wgan.h5"
+  output = "results/mc.h5"
+  [solver]
+  kind = "rom"
+  model = "data/submodel_rom.h5"
+
+mc writes mc.h5, mc.h5.run.json, mc_report.md (+ mc_convergence.png); offline writes the model (+ .run.json)""",
 }
 
 
@@ -175,6 +190,14 @@ def _parser() -> argparse.ArgumentParser:
                       "model per cluster and the ROM-net classifier that picks one from the load description; "
                       "write the dictionary file and a report.")
     cluster.add_argument("config", type=Path, nargs="?", metavar="cluster.toml")
+
+    submodel = command("submodel", "stochastic submodel: its ROM (offline), its Monte Carlo (mc) (mpiexec -n P)",
+                       "offline: solve the submodel (HF dynamics) for training boundary traces and build its "
+                       "reduced model. mc: draw boundary traces from a generator file (WGAN-GP, Gaussian, "
+                       "bootstrap), solve each with the submodel ROM or the HF solver (samples distributed over "
+                       "the ranks), QoI statistics with confidence intervals, convergence plot and report.")
+    submodel.add_argument("action", choices=["offline", "mc"])
+    submodel.add_argument("config", type=Path, nargs="?", metavar="submodel.toml")
     return parser
 
 
@@ -187,7 +210,7 @@ def _require(parser, args) -> None:
     missing = []
     if args.command == "hifi":
         missing = [n for n, v in (("problem.toml|deck.inp", args.problem), ("-o/--output", args.output)) if v is None]
-    elif args.command in ("offline", "cluster") and args.config is None:
+    elif args.command in ("offline", "cluster", "submodel") and args.config is None:
         missing = [f"{args.command}.toml"]
     elif args.command == "online" and (args.model is None or not args.case):
         missing = [n for n, v in (("rom.h5", args.model), ("case.toml", args.case)) if not v]
@@ -393,8 +416,21 @@ def _cluster(args) -> int:
     return _collectively(args, "cluster", lambda comm: run_cluster(args.config, comm, quiet=_flag(args, "quiet")))
 
 
+def _submodel(args) -> int:
+    from mpi_drivers.submodel import SubmodelConfig, effective_configuration, run_mc, run_offline
+
+    if _flag(args, "print_config"):
+        config = SubmodelConfig.load(args.config) if args.config is not None else None
+        _print_toml(effective_configuration(config), f"nirom submodel {args.action}: the effective configuration"
+                    + (f" of {args.config}" if args.config else " (the defaults)"))
+        return 0
+    run = run_mc if args.action == "mc" else run_offline
+    return _collectively(args, f"submodel {args.action}", lambda comm: run(args.config, comm,
+                                                                          quiet=_flag(args, "quiet")))
+
+
 def _logging(args) -> None:
-    staged = args.command in ("hifi", "offline", "online", "cluster")   # stages log their phases by default
+    staged = args.command in ("hifi", "offline", "online", "cluster", "submodel")   # stages log their phases by default
     if _flag(args, "quiet"):
         level = logging.WARNING
     else:
@@ -416,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return {"convert": _convert, "info": _info, "hifi": _hifi, "offline": _offline, "online": _online,
-                "cluster": _cluster}[args.command](args)
+                "cluster": _cluster, "submodel": _submodel}[args.command](args)
     except Exception as exc:                 # every error is one line (the traceback with --debug)
         if _flag(args, "debug"):
             raise
