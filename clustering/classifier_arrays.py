@@ -39,6 +39,9 @@ import numpy as np
 from scipy.special import expit
 
 from io_adapters.errors import InputError
+from rom.hdf5_arrays import read_array, read_attr
+from rom.hdf5_arrays import where as _where
+from rom.hdf5_arrays import write_array as _write
 
 __all__ = [
     "CalibrationArrays",
@@ -86,69 +89,15 @@ def _binary_columns(p: np.ndarray) -> np.ndarray:
 
 
 # ================================================================ HDF5 helpers
-def _where(group, name: str = "") -> str:
-    """``file:/group/name`` for messages."""
-    try:
-        filename = group.file.filename
-    except (AttributeError, ValueError):
-        filename = "<hdf5>"
-    path = group.name.rstrip("/") + "/" + name if name else group.name
-    return f"{filename}:{path}"
-
-
-def _write(group, name: str, values) -> None:
-    array = np.asarray(values)
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: only numeric arrays are written, found dtype {array.dtype}")
-    group.create_dataset(name, data=array)
-
-
 def _read_array(group, name: str, *, ndim: int, shape: tuple | None = None, integer: bool = False,
                 positive: bool = False) -> np.ndarray:
-    """A numeric dataset with its expected rank and (partial) shape, finite; else InputError."""
-    where = _where(group, name)
-    if name not in group:
-        raise InputError(f"{where}: dataset missing (is this a ROM-net classifier written by nirom?)")
-    item = group[name]
-    if not hasattr(item, "dtype"):
-        raise InputError(f"{where}: expected a dataset, found a group")
-    kinds = "iu" if integer else "fiu"
-    if item.dtype.kind not in kinds:
-        wanted = "integers" if integer else "numbers"
-        raise InputError(f"{where}: expected {wanted}, found dtype {item.dtype}")
-    values = np.asarray(item[()])
-    values = values.astype(np.int64 if integer else np.float64)
-    if values.ndim != ndim:
-        raise InputError(f"{where}: expected {ndim} dimension(s), found shape {values.shape}")
-    if shape is not None:
-        for axis, (want, have) in enumerate(zip(shape, values.shape)):
-            if want is not None and want != have:
-                raise InputError(f"{where}: expected shape {_shape_text(shape)}, found {values.shape} "
-                                 f"(axis {axis})")
-    if not integer and not np.all(np.isfinite(values)):
-        bad = np.argwhere(~np.isfinite(values))[0]
-        raise InputError(f"{where}: non-finite value at index {tuple(int(i) for i in bad)}")
-    if positive and np.any(values <= 0):
-        raise InputError(f"{where}: expected positive values, found {values.min()}")
-    return values
-
-
-def _shape_text(shape: tuple) -> str:
-    return "(" + ", ".join("·" if s is None else str(s) for s in shape) + ")"
+    """A numeric dataset of a classifier (float64 or int64), checked (:func:`rom.hdf5_arrays.read_array`)."""
+    return read_array(group, name, ndim=ndim, file_kind="a ROM-net classifier", shape=shape, integer=integer,
+                      dtype=None if integer else np.float64, kinds="fiu", positive=positive)
 
 
 def _read_text(group, name: str, allowed: tuple[str, ...] | None = None) -> str:
-    where = _where(group)
-    if name not in group.attrs:
-        raise InputError(f"{where}: attribute '{name}' missing")
-    value = group.attrs[name]
-    if isinstance(value, bytes):
-        value = value.decode()
-    if not isinstance(value, str):
-        raise InputError(f"{where}: attribute '{name}' should be a string, found {type(value).__name__}")
-    if allowed is not None and value not in allowed:
-        raise InputError(f"{where}: attribute '{name}' is {value!r}, expected one of {list(allowed)}")
-    return value
+    return read_attr(group, name, str, allowed=allowed)
 
 
 def _read_int(group, name: str, *, minimum: int = 0) -> int:
