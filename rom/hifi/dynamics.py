@@ -72,6 +72,7 @@ import math
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,10 +81,9 @@ from io_adapters.errors import ConfigError, ConvergenceError, InputError
 from io_adapters.simulation import Simulation
 
 from rom import fem
-from rom.convergence import is_converged, reference_force
 from rom.hifi.discretization import build
 from rom.hifi.linear import make_system
-from rom.hifi.newton import LocalState, NewtonSettings, _lor, _negate, _total_norm, constitutive_update, initial_state
+from rom.hifi.newton import LocalState, NewtonSettings, _lor, constitutive_update, initial_state, solve_balance
 from rom.hifi.solver import _gather, _output_layout, _Sink
 
 log = logging.getLogger(__name__)
@@ -463,56 +463,15 @@ def dynamic_step(disc, system, ops: DynamicOperators, scheme: Scheme, state: Dyn
                      + scheme.history_weight * (ops.damping_force(state.v) + state.f_int - state.f_ext))
     c_m, c_c = scheme.mass_factor(dt), scheme.damping_factor(dt)
 
-    def dynamic_force(u):
+    def force(u):
         """Inertia + damping + start-of-step forces at a trial displacement, and (v, a)."""
         v, a = scheme.update(u, old.u, state.v, state.a, dt)
-        return w_new * (ops.mass @ a) + ops.damping_force(v) + history_force, v, a
+        return w_new * (ops.mass @ a) + ops.damping_force(v) + history_force, (v, a)
 
-    u = old.u.copy()
-    imposed = np.zeros_like(u)
-    imposed[disc.constrained] = disc.dirichlet_values(t_new)[disc.constrained] - u[disc.constrained]
-    if system.any(np.any(imposed)):   # decided by all ranks together
-        stress, tangent, _ = constitutive_update(disc, old, old.strain, T_new, dt)
-        K = ops.effective(disc.stiffness(tangent), c_m, c_c)
-        g, _, _ = dynamic_force(u)
-        predictor = system.assemble(fem.internal_forces(disc.B, disc.weights, stress) + g - f_ext + K @ imposed)
-        u = u + imposed + system.solve(K, _negate(system, predictor))
-    history, previous, correction = [], None, None
-    f_ext_norm = _total_norm(system, system.assemble(f_ext))
-    for iteration in range(settings.max_iterations + 1):
-        strain = (disc.B @ u).reshape(-1, 6)
-        stress, tangent, internal = constitutive_update(disc, old, strain, T_new, dt)
-        f_int = fem.internal_forces(disc.B, disc.weights, stress)
-        f_increment = fem.internal_forces(disc.B, disc.weights, np.einsum("pij,pj->pi", tangent, strain - old.strain))
-        g, v, a = dynamic_force(u)
-        scale = max(f_ext_norm, _total_norm(system, system.assemble(g)))   # inertia and damping: forces too
-        reference = reference_force(scale, _total_norm(system, system.assemble(f_int)),
-                                    _total_norm(system, system.assemble(f_increment)))
-        residual = system.assemble(f_int + g - f_ext)      # assembled last: PETSc reuses one vector
-        free_norm, _ = system.norms(residual)
-        history.append(free_norm)
-        if not np.isfinite(free_norm):
-            if previous is not None and previous[3] < settings.line_search:
-                u_prev, norm_prev, du_prev, cuts = previous
-                u = u_prev + 0.5 ** (cuts + 1) * du_prev
-                previous = (u_prev, norm_prev, du_prev, cuts + 1)
-                correction = None if correction is None else 0.5 * correction
-                continue
-            break
-        increment = system.local_norms(u - old.u)[0] if correction is not None else 0.0
-        if is_converged(free_norm, reference, correction, increment, rtol=settings.rtol, atol=settings.atol):
-            static = LocalState(t_new, u, strain, stress, internal, T_new, history)
-            return DynamicState(static, v, a, f_int, f_ext)
-        if iteration == settings.max_iterations:
-            break
-        K = ops.effective(disc.stiffness(tangent), c_m, c_c)
-        du = system.solve(K, _negate(system, residual))
-        previous = (u, free_norm, du, 0)
-        correction = system.local_norms(du)[0]
-        u = u + du
-    raise ConvergenceError(
-        f"Newton (dynamics) did not converge from t={old.time:g} to t={t_new:g} in {settings.max_iterations} "
-        "iterations; residual history " + ", ".join(f"{r:.3e}" for r in history))
+    inertia = SimpleNamespace(force=force, effective=lambda K: ops.effective(K, c_m, c_c))
+    static, (v, a), f_int = solve_balance(disc, system, old, t_new, T_new, dt, f_ext, settings, inertia=inertia,
+                                          label="Newton (dynamics)")
+    return DynamicState(static, v, a, f_int, f_ext)
 
 
 def advance_dynamic(disc, system, ops: DynamicOperators, scheme: Scheme, state: DynamicState, t_new: float,

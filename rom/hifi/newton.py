@@ -125,15 +125,49 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
         With the residual history when the iterations do not converge (or a law fails).
     """
     dt = t_new - state.time
-    T_new = _temperature(disc, t_new)
-    f_ext = disc.external_load(t_new)
+    new, _, _ = solve_balance(disc, system, state, t_new, _temperature(disc, t_new), dt, disc.external_load(t_new),
+                              settings)
+    return new
+
+
+def solve_balance(disc, system, state: LocalState, t_new: float, T_new: np.ndarray, dt: float, f_ext,
+                  settings: NewtonSettings, *, inertia=None, label: str = "Newton"):
+    """The Newton solve of :func:`newton_step`, with an optional inertia term (dynamics).
+
+    Parameters
+    ----------
+    state : LocalState
+        The converged state at the start of the step.
+    T_new : (n_points,) temperature at the points at ``t_new``
+    f_ext : (n_local_dofs,) external forces at ``t_new``
+    inertia : object, optional
+        ``inertia.force(u) -> (g, extra)``: the inertia, damping and start-of-step forces
+        ``g`` at a trial displacement (a force like ``f_int``, counted in the force scale)
+        and what the caller keeps of the converged trial (e.g. its velocity and
+        acceleration); ``inertia.effective(K)``: the tangent of ``f_int + g`` from the
+        tangent of ``f_int``. None: quasi-static.
+    label : str
+        The solver's name in the error message.
+
+    Returns
+    -------
+    (LocalState, extra, f_int)
+        The converged state, ``extra`` of the converged trial (None when quasi-static) and
+        its internal forces ``(n_local_dofs,)``.
+    """
+    def tangent_of(stiffness):
+        return stiffness if inertia is None else inertia.effective(stiffness)
+
     u = state.u.copy()
     imposed = np.zeros_like(u)
     imposed[disc.constrained] = disc.dirichlet_values(t_new)[disc.constrained] - u[disc.constrained]
     if system.any(np.any(imposed)):   # decided by all ranks together
         stress, tangent, _ = constitutive_update(disc, state, state.strain, T_new, dt)
-        K = disc.stiffness(tangent)
-        predictor = system.assemble(fem.internal_forces(disc.B, disc.weights, stress) - f_ext + K @ imposed)
+        K = tangent_of(disc.stiffness(tangent))
+        f_int = fem.internal_forces(disc.B, disc.weights, stress)
+        if inertia is not None:
+            f_int = f_int + inertia.force(u)[0]
+        predictor = system.assemble(f_int - f_ext + K @ imposed)
         u = u + imposed + system.solve(K, _negate(system, predictor))
     history = []
     previous = None
@@ -144,9 +178,14 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
         stress, tangent, internal = constitutive_update(disc, state, strain, T_new, dt)
         f_int = fem.internal_forces(disc.B, disc.weights, stress)
         f_increment = fem.internal_forces(disc.B, disc.weights, np.einsum("pij,pj->pi", tangent, strain - state.strain))
-        reference = reference_force(f_ext_norm, _total_norm(system, system.assemble(f_int)),
+        scale, extra = f_ext_norm, None
+        if inertia is not None:
+            g, extra = inertia.force(u)
+            scale = max(f_ext_norm, _total_norm(system, system.assemble(g)))   # inertia and damping: forces too
+        reference = reference_force(scale, _total_norm(system, system.assemble(f_int)),
                                     _total_norm(system, system.assemble(f_increment)))
-        residual = system.assemble(f_int - f_ext)   # assembled last: PETSc reuses one vector
+        # assembled last: PETSc reuses one vector
+        residual = system.assemble(f_int - f_ext if inertia is None else f_int + g - f_ext)
         free_norm, _ = system.norms(residual)
         history.append(free_norm)
         if not np.isfinite(free_norm):
@@ -160,16 +199,16 @@ def newton_step(disc, system, state: LocalState, t_new: float, settings: NewtonS
             break
         increment = system.local_norms(u - state.u)[0] if correction is not None else 0.0
         if is_converged(free_norm, reference, correction, increment, rtol=settings.rtol, atol=settings.atol):
-            return LocalState(t_new, u, strain, stress, internal, T_new, history)
+            return LocalState(t_new, u, strain, stress, internal, T_new, history), extra, f_int
         if iteration == settings.max_iterations:
             break
-        K = disc.stiffness(tangent)
+        K = tangent_of(disc.stiffness(tangent))
         du = system.solve(K, _negate(system, residual))
         previous = (u, free_norm, du, 0)
         correction = system.local_norms(du)[0]
         u = u + du
     raise ConvergenceError(
-        f"Newton did not converge from t={state.time:g} to t={t_new:g} "
+        f"{label} did not converge from t={state.time:g} to t={t_new:g} "
         f"in {settings.max_iterations} iterations; residual history "
         + ", ".join(f"{r:.3e}" for r in history)
     )

@@ -44,15 +44,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from io_adapters.errors import ConvergenceError, InputError
 
-from rom.convergence import is_converged, reference_force
 from rom.hifi.dynamics import NewmarkSettings, Rayleigh, Scheme, checked_step, local_mass
 from rom.lifting import ImposedDisplacements, constrained_mask
 from rom.online.fits import DualFits
+from rom.online.newton import solve_balance
 from rom.online.operator import ReducedState, RestrictedOperator
 from rom.online.result import OnlineResult
 from rom.parallel import allreduce_sum as _allreduce
@@ -269,35 +270,16 @@ def dynamic_newton(dyn: _Dynamics, state: ReducedDynamicState, t_new: float,
                 + w_old * (M @ state.a + state.lift[2][:n])
                 + scheme.history_weight * (C @ state.v + dyn.damping_of_lifting(state.lift[1]) + state.F - state.f))
     K_dynamic = scheme.mass_factor(dt) * M + scheme.damping_factor(dt) * C
-    q = state.q.copy()
-    history, correction = [], None
-    f_norm = float(np.linalg.norm(f))
-    for iteration in range(settings.max_iterations + 1):
-        F, K, (F_increment, F_magnitude), strain, stress, internal = operator.evaluate(
-            state.base, q, t_new, temperatures, lifting)
+
+    def force(q):
+        """Inertia + damping + start-of-step forces at trial coordinates, and (q̇, q̈)."""
         v, a = scheme.update(q, state.q, state.v, state.a, dt)
-        g = w_new * (M @ a) + C @ v + constant
-        r = F + g - f
-        norm = float(np.linalg.norm(r))
-        history.append(norm)
-        if not np.isfinite(norm):
-            break
-        reference = reference_force(max(f_norm, float(np.linalg.norm(g))), np.linalg.norm(F_magnitude),
-                                    np.linalg.norm(F_increment))
-        if is_converged(norm, reference, correction, float(np.linalg.norm(q - state.q)),
-                        rtol=settings.rtol, atol=settings.atol):
-            base = ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history)
-            return ReducedDynamicState(base, v, a, F, f, np.stack([lift, lift_v, lift_a]))
-        if iteration == settings.max_iterations:
-            break
-        try:
-            dq = np.linalg.solve(K + K_dynamic, -r)
-        except np.linalg.LinAlgError:
-            break
-        correction = float(np.linalg.norm(dq))
-        q = q + dq
-    raise ConvergenceError(f"reduced Newton (dynamics) did not converge from t={state.time:g} to t={t_new:g}; "
-                           "residual history " + ", ".join(f"{h:.3e}" for h in history))
+        return w_new * (M @ a) + C @ v + constant, (v, a)
+
+    inertia = SimpleNamespace(force=force, tangent=K_dynamic)
+    base, (v, a), F = solve_balance(operator, state.base, t_new, temperatures, lifting, f, settings, inertia=inertia,
+                                    label="reduced Newton (dynamics)")
+    return ReducedDynamicState(base, v, a, F, f, np.stack([lift, lift_v, lift_a]))
 
 
 def advance_dynamic(dyn: _Dynamics, state: ReducedDynamicState, t_new: float, settings: SolverSettings,

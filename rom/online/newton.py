@@ -22,7 +22,7 @@ from rom.settings import SolverSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["advance", "newton"]
+__all__ = ["advance", "newton", "solve_balance"]
 
 
 def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, settings: SolverSettings) -> ReducedState:
@@ -34,8 +34,33 @@ def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, sett
         With the residual history.
     """
     temperatures = [operator.temperature(p, t_new) for p in operator.parts]
-    lifting = operator.lifting(t_new)
-    f_ext = operator.external_load(t_new)
+    new, _, _ = solve_balance(operator, state, t_new, temperatures, operator.lifting(t_new),
+                              operator.external_load(t_new), settings)
+    return new
+
+
+def solve_balance(operator: RestrictedOperator, state: ReducedState, t_new: float, temperatures, lifting,
+                  f_ext: np.ndarray, settings: SolverSettings, *, inertia=None, label: str = "reduced Newton"):
+    """The iterations of :func:`newton`, with an optional inertia term (dynamics).
+
+    Parameters
+    ----------
+    temperatures, lifting : the operator's temperatures and lifting at ``t_new``
+    f_ext : (n_modes,) reduced external forces at ``t_new``
+    inertia : object, optional
+        ``inertia.force(q) -> (g, extra)``: the reduced inertia, damping and start-of-step
+        forces at trial coordinates (counted in the force scale) and what the caller
+        keeps of the converged trial; ``inertia.tangent``: ``(n_modes, n_modes)``, added
+        to the tangent of ``F``. None: quasi-static.
+    label : str
+        The solver's name in the error message.
+
+    Returns
+    -------
+    (ReducedState, extra, F)
+        The converged state, ``extra`` of the converged trial (None when quasi-static) and
+        its reduced internal forces ``(n_modes,)``.
+    """
     q = state.q.copy()
     history = []
     correction = None
@@ -43,15 +68,23 @@ def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, sett
     for iteration in range(settings.max_iterations + 1):
         F, K, (F_increment, F_magnitude), strain, stress, internal = operator.evaluate(
             state, q, t_new, temperatures, lifting)
-        r = F - f_ext
+        scale, extra = f_ext_norm, None
+        if inertia is None:
+            r = F - f_ext
+        else:
+            g, extra = inertia.force(q)
+            r = F + g - f_ext
+            K = K + inertia.tangent
         norm = float(np.linalg.norm(r))
         history.append(norm)
         if not np.isfinite(norm):
             break
-        reference = reference_force(f_ext_norm, np.linalg.norm(F_magnitude), np.linalg.norm(F_increment))
+        if inertia is not None:
+            scale = max(f_ext_norm, float(np.linalg.norm(g)))     # inertia and damping: forces too
+        reference = reference_force(scale, np.linalg.norm(F_magnitude), np.linalg.norm(F_increment))
         if is_converged(norm, reference, correction, float(np.linalg.norm(q - state.q)),
                         rtol=settings.rtol, atol=settings.atol):
-            return ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history)
+            return ReducedState(t_new, q, strain, stress, internal, temperatures, iteration, history), extra, F
         if iteration == settings.max_iterations:
             break
         try:
@@ -60,7 +93,7 @@ def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, sett
             break
         correction = float(np.linalg.norm(dq))
         q = q + dq
-    raise ConvergenceError(f"reduced Newton did not converge from t={state.time:g} to t={t_new:g}; "
+    raise ConvergenceError(f"{label} did not converge from t={state.time:g} to t={t_new:g}; "
                            "residual history " + ", ".join(f"{h:.3e}" for h in history))
 
 
