@@ -77,6 +77,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_online import _load, library_version
+
 RESULTS = Path(__file__).parent / "results" / "clustering"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,22 +106,6 @@ K_GRID_QUICK, N_GRID_QUICK = (2, 3), (2, 4)
 METHODS = ("euclidean", "angle", "grassmann")
 #: Held-out seeds start here (training seeds from 0).
 TEST_SEED = 100_000
-
-
-def _load() -> float:
-    return float(os.getloadavg()[0])
-
-
-def library_version() -> dict:
-    """The commit the figures were measured on (and whether the tracked files differ from it)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                                timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None}
-    return {"commit": commit or None, "modified_tracked_files": bool(dirty)}
 
 
 def _one_thread():
