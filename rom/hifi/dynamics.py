@@ -83,7 +83,8 @@ from io_adapters.simulation import Simulation
 from rom import fem
 from rom.hifi.discretization import build
 from rom.hifi.linear import make_system
-from rom.hifi.newton import LocalState, NewtonSettings, _lor, constitutive_update, initial_state, solve_balance
+from rom.hifi.newton import (LocalState, NewtonSettings, advance_halving, constitutive_update, initial_state,
+                             solve_balance)
 from rom.hifi.solver import _gather, _output_layout, _Sink
 
 log = logging.getLogger(__name__)
@@ -477,25 +478,8 @@ def dynamic_step(disc, system, ops: DynamicOperators, scheme: Scheme, state: Dyn
 def advance_dynamic(disc, system, ops: DynamicOperators, scheme: Scheme, state: DynamicState, t_new: float,
                     settings: NewtonSettings, comm=None, level: int = 0) -> DynamicState:
     """Reach ``t_new``, halving the step when Newton or a law fails (collective decision)."""
-    error = None
-    try:
-        new = dynamic_step(disc, system, ops, scheme, state, t_new, settings)
-    except ConvergenceError as exc:
-        new, error = None, exc
-    failed = error is not None
-    if comm is not None and comm.size > 1:
-        failed = comm.allreduce(failed, op=_lor())
-        if failed and error is None:
-            error = ConvergenceError("another rank failed to converge")
-    if not failed:
-        return new
-    if level >= settings.max_cuts:
-        raise ConvergenceError(f"step to t={t_new:g} failed after {settings.max_cuts} halvings "
-                               f"(last substep from t={state.time:g}): {error}") from None
-    t_mid = 0.5 * (state.time + t_new)
-    log.info("cutting the dynamic step to t=%g at t=%g (level %d): %s", t_new, t_mid, level + 1, error)
-    half = advance_dynamic(disc, system, ops, scheme, state, t_mid, settings, comm, level + 1)
-    return advance_dynamic(disc, system, ops, scheme, half, t_new, settings, comm, level + 1)
+    return advance_halving(lambda start, t: dynamic_step(disc, system, ops, scheme, start, t, settings), state, t_new,
+                           settings, comm, level, what="dynamic step")
 
 
 # ====================================================================== solve

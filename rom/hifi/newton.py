@@ -232,9 +232,20 @@ def advance(disc, system, state: LocalState, t_new: float, settings: NewtonSetti
 
     The failure decision is taken collectively (every rank cuts together).
     """
+    return advance_halving(lambda start, t: newton_step(disc, system, start, t, settings), state, t_new, settings,
+                           comm, level)
+
+
+def advance_halving(step, state, t_new: float, settings: NewtonSettings, comm=None, level: int = 0,
+                    what: str = "step"):
+    """Reach ``t_new`` with ``step(state, t) -> state``, halving the step when it fails.
+
+    The failure decision is taken collectively (every rank cuts together); at most
+    ``settings.max_cuts`` halvings. ``what`` names the step in the log.
+    """
     error = None
     try:
-        new = newton_step(disc, system, state, t_new, settings)
+        new = step(state, t_new)
     except ConvergenceError as exc:
         new, error = None, exc
     failed = error is not None
@@ -250,9 +261,9 @@ def advance(disc, system, state: LocalState, t_new: float, settings: NewtonSetti
             f"(last substep from t={state.time:g}): {error}"
         ) from None
     t_mid = 0.5 * (state.time + t_new)
-    log.info("cutting the step to t=%g at t=%g (level %d): %s", t_new, t_mid, level + 1, error)
-    half = advance(disc, system, state, t_mid, settings, comm, level + 1)
-    return advance(disc, system, half, t_new, settings, comm, level + 1)
+    log.info("cutting the %s to t=%g at t=%g (level %d): %s", what, t_new, t_mid, level + 1, error)
+    half = advance_halving(step, state, t_mid, settings, comm, level + 1, what)
+    return advance_halving(step, half, t_new, settings, comm, level + 1, what)
 
 
 def _lor():
