@@ -53,7 +53,7 @@ from io_adapters.errors import ConvergenceError, InputError
 from rom.hifi.dynamics import NewmarkSettings, Rayleigh, Scheme, checked_step, local_mass
 from rom.lifting import ImposedDisplacements, constrained_mask
 from rom.online.fits import DualFits
-from rom.online.newton import solve_balance
+from rom.online.newton import advance_halving, solve_balance
 from rom.online.operator import ReducedState, RestrictedOperator
 from rom.online.result import OnlineResult
 from rom.parallel import allreduce_sum as _allreduce
@@ -285,15 +285,8 @@ def dynamic_newton(dyn: _Dynamics, state: ReducedDynamicState, t_new: float,
 def advance_dynamic(dyn: _Dynamics, state: ReducedDynamicState, t_new: float, settings: SolverSettings,
                     level: int = 0) -> ReducedDynamicState:
     """Reach ``t_new``, halving the step when Newton fails (the same decision on every rank)."""
-    try:
-        return dynamic_newton(dyn, state, t_new, settings)
-    except ConvergenceError as exc:
-        if level >= settings.max_cuts:
-            raise ConvergenceError(f"step to t={t_new:g} failed after {settings.max_cuts} halvings: {exc}") from None
-        t_mid = 0.5 * (state.time + t_new)
-        log.info("reduced dynamic step to t=%g cut at t=%g (level %d)", t_new, t_mid, level + 1)
-        half = advance_dynamic(dyn, state, t_mid, settings, level + 1)
-        return advance_dynamic(dyn, half, t_new, settings, level + 1)
+    return advance_halving(lambda start, t: dynamic_newton(dyn, start, t, settings), state, t_new, settings, level,
+                           what="reduced dynamic step")
 
 
 # ==================================================================== result

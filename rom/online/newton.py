@@ -22,7 +22,7 @@ from rom.settings import SolverSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["advance", "newton", "solve_balance"]
+__all__ = ["advance", "advance_halving", "newton", "solve_balance"]
 
 
 def newton(operator: RestrictedOperator, state: ReducedState, t_new: float, settings: SolverSettings) -> ReducedState:
@@ -100,12 +100,21 @@ def solve_balance(operator: RestrictedOperator, state: ReducedState, t_new: floa
 def advance(operator: RestrictedOperator, state: ReducedState, t_new: float, settings: SolverSettings,
             level: int = 0) -> ReducedState:
     """Reach ``t_new``, halving the step when Newton fails (the same decision on every rank)."""
+    return advance_halving(lambda start, t: newton(operator, start, t, settings), state, t_new, settings, level)
+
+
+def advance_halving(step, state, t_new: float, settings: SolverSettings, level: int = 0, what: str = "reduced step"):
+    """Reach ``t_new`` with ``step(state, t) -> state``, halving the step when it fails.
+
+    At most ``settings.max_cuts`` halvings; the reduced system is the same on every rank,
+    so every rank takes the same decision. ``what`` names the step in the log.
+    """
     try:
-        return newton(operator, state, t_new, settings)
+        return step(state, t_new)
     except ConvergenceError as exc:
         if level >= settings.max_cuts:
             raise ConvergenceError(f"step to t={t_new:g} failed after {settings.max_cuts} halvings: {exc}") from None
         t_mid = 0.5 * (state.time + t_new)
-        log.info("reduced step to t=%g cut at t=%g (level %d)", t_new, t_mid, level + 1)
-        half = advance(operator, state, t_mid, settings, level + 1)
-        return advance(operator, half, t_new, settings, level + 1)
+        log.info("%s to t=%g cut at t=%g (level %d)", what, t_new, t_mid, level + 1)
+        half = advance_halving(step, state, t_mid, settings, level + 1, what)
+        return advance_halving(step, half, t_new, settings, level + 1, what)
