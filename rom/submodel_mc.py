@@ -47,7 +47,7 @@ from rom.bc_generator.layout import TraceLayout, check_samples
 log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "HighFidelitySubmodel", "ReducedSubmodel", "TraceSet",
-           "boundary_layout", "peak_von_mises", "read_traces", "sample_problem", "train_submodel_rom",
+           "boundary_layout", "peak_von_mises", "qoi_points", "read_traces", "sample_problem", "train_submodel_rom",
            "von_mises", "write_traces"]
 
 FORMAT_NAME = "nirom-submodel-traces"
@@ -272,9 +272,43 @@ class HighFidelitySubmodel:
         return peak_von_mises(simulation.fields["sig"].values)
 
 
-class ReducedSubmodel:
-    """The submodel solved by the reduced dynamic solver (:func:`rom.online.dynamics.solve_dynamic`).
+#: Cells whose strain, hence stress, is the same at every integration point.
+CONSTANT_STRAIN_CELLS = ("tetra", "triangle")
 
+
+def qoi_points(model, sub) -> np.ndarray:
+    """A subdomain's local integration points that carry every distinct stress value.
+
+    In a constant-strain cell (linear tetrahedron) all points hold the same stress
+    (the training snapshots, hence the Gappy-POD modes, agree there to round-off),
+    so its first point stands for the cell; other cells keep every point. The peak
+    von Mises over these points is the peak over all of them.
+
+    Returns
+    -------
+    (n_qoi,) int array, increasing
+    """
+    from io_adapters.quadrature_rules import points_per_cell
+
+    types = model.mesh.cell_type_of()[np.asarray(sub.cells)]
+    counts = np.array([points_per_cell(model.rule, t) for t in types], dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    kept = np.where(np.isin(types, CONSTANT_STRAIN_CELLS), 1, counts)               # points kept per cell
+    within = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+    return np.repeat(first, kept) + within
+
+
+class ReducedSubmodel:
+    """The submodel solved by a reduced dynamic solver; returns the QoI.
+
+    A linear model (:func:`rom.online.linear_dynamics.is_linear`: linear elastic laws,
+    as the submodel of an elastodynamic global model) takes the linear path: the
+    reduced matrices, the lifting couplings and the stress's Gappy-POD map are built
+    once (:class:`~rom.online.linear_dynamics.LinearReducedDynamics`), a trace is
+    scattered onto the lifting dofs, and one sample costs ``n_t`` small dense steps
+    plus the stress history ``(n_t × n_sig) @ (n_sig × 6 n_points)`` for the peak —
+    the answer of the Newton path to round-off. Other models take
+    :func:`rom.online.dynamics.solve_dynamic` (laws at the reduced points, Newton).
     The reduced mass (and its lifting columns) is computed once: every trace imposes
     the same dofs. Serial (each Monte Carlo rank holds the whole reduced model).
 
@@ -287,10 +321,15 @@ class ReducedSubmodel:
     node_set : str
     scheme : NewmarkSettings or GeneralizedAlphaSettings, optional
         The training runs' scheme.
+    settings : SolverSettings, optional
+        The Newton path's.
+    linear : bool, optional
+        Force (True) or forbid (False) the linear path; by default taken when it applies.
     """
 
-    def __init__(self, model, template, node_set: str, *, scheme=None, settings=None):
+    def __init__(self, model, template, node_set: str, *, scheme=None, settings=None, linear: bool | None = None):
         from rom.online.dynamics import ReducedMass
+        from rom.online.linear_dynamics import LinearReducedDynamics, is_linear
 
         check_times(template)
         if model.mesh.n_nodes != template.mesh.n_nodes or model.mesh.n_cells != template.mesh.n_cells:
@@ -305,18 +344,65 @@ class ReducedSubmodel:
         self.layout = boundary_layout(template, node_set)
         first = sample_problem(template, node_set, np.zeros(self.layout.shape), where="zero trace")
         self.mass = ReducedMass.of(model, first)
+        applies, why = is_linear(model, first)
+        if linear and not applies:
+            raise InputError(f"{template.source}: the linear reduced dynamics does not apply: {why}")
+        self.linear = None
+        if applies and linear is not False:
+            self.linear = LinearReducedDynamics(model, first, scheme=self.scheme, mass=self.mass, fields=["sig"])
+            self._base = self.linear.imposed_values()                    # (n_t, m): the template's other values
+            self._driven, self._from_trace = self._scatter(first)
+            self._sig_modes = np.ascontiguousarray(np.concatenate(
+                [s.duals["sig"].modes[:, qoi_points(model, s)].reshape(len(s.duals["sig"].modes), -1)
+                 for s in model.subdomains], axis=1))
+
+    @property
+    def path(self) -> str:
+        """``"linear"`` or ``"newton"``: how a sample is solved."""
+        return "newton" if self.linear is None else "linear"
+
+    def _scatter(self, problem) -> tuple[np.ndarray, np.ndarray]:
+        """Which lifting dofs the trace drives and where their values sit in ``trace.reshape(n_t, -1)``."""
+        dofs = self.linear.dofs
+        nodes, components = np.divmod(dofs, 3)
+        set_nodes = np.asarray(problem.mesh.node_sets[self.node_set])
+        row_of_node = np.full(problem.mesh.n_nodes, -1, dtype=np.int64)
+        row_of_node[set_nodes] = np.arange(len(set_nodes))
+        field = next(f for f in problem.imposed_fields if f.node_set == self.node_set)
+        driven = np.flatnonzero((row_of_node[nodes] >= 0) & np.isin(components, field.components))
+        return driven, 3 * row_of_node[nodes[driven]] + components[driven]
+
+    def imposed_values(self, trace, *, where: str = "trace") -> np.ndarray:
+        """A trace on the linear path's lifting dofs, ``(n_t, m)`` (checked as :func:`sample_problem` does)."""
+        trace = check_samples(np.asarray(trace)[None], layout=self.layout, where=where)[0]
+        values = self._base.copy()
+        values[:, self._driven] = trace.reshape(len(trace), -1)[:, self._from_trace]
+        return values
+
+    def stress_history(self, trace, *, where: str = "trace") -> np.ndarray:
+        """The rebuilt stress at every time, ``(n_t, n_points, 6)``: on the linear path at the
+        :func:`qoi_points` only (one point per constant-strain cell), else at every point."""
+        if self.linear is None:
+            _, stress = self.result(trace, where=where).local_fields(["sig"])["sig"]
+            return stress
+        solution = self.linear.solve(self.imposed_values(trace, where=where))
+        coordinates = self.linear.dual_coordinates(solution, "sig")                  # (n_t, n_sig)
+        return (coordinates @ self._sig_modes).reshape(len(coordinates), -1, 6)   # at the QoI points
 
     def result(self, trace, *, where: str = "trace"):
         """The :class:`~rom.online.dynamics.DynamicResult` of one trace."""
+        problem = sample_problem(self.template, self.node_set, trace, where=where)
+        if self.linear is not None:
+            from rom.online.linear_dynamics import solve_linear_dynamic
+
+            return solve_linear_dynamic(self.model, problem, linear=self.linear)
         from rom.online.dynamics import solve_dynamic
 
-        problem = sample_problem(self.template, self.node_set, trace, where=where)
         return solve_dynamic(self.model, problem, scheme=self.scheme, settings=self.settings, mass=self.mass,
                              fields=["sig"])
 
     def __call__(self, trace, *, where: str = "trace") -> float:
-        _, stress = self.result(trace, where=where).local_fields(["sig"])["sig"]
-        return peak_von_mises(stress)
+        return peak_von_mises(self.stress_history(trace, where=where))
 
 
 # ==================================================================== offline

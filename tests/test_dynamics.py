@@ -378,6 +378,68 @@ def test_reduced_dynamics_with_imposed_displacement_and_damping(tmp_path):
     assert relative(other.fields["U"].values, -1.5 * hf.fields["U"].values) <= 1e-3
 
 
+@pytest.mark.parametrize("scheme", [NewmarkSettings(), GeneralizedAlphaSettings(rho_inf=0.7)],
+                         ids=["newmark", "generalized_alpha"])
+def test_linear_path_is_the_newton_path(tmp_path, scheme):
+    """Constant reduced matrices, one factorisation: the Newton path's answer to round-off
+    (coordinates, accelerations, stress coordinates, indicator), imposed field, pressure and damping."""
+    from rom.online.linear_dynamics import LinearReducedDynamics, is_linear, solve_linear_dynamic
+    from rom.settings import SolverSettings
+
+    mesh = fem.box_mesh("tetra", (10, 2, 2), size=(1.0, 0.2, 0.2))
+    times = np.cumsum(np.r_[0.0, np.tile([0.02, 0.035], 12)])
+    damping = Rayleigh(mass=0.5, stiffness=2e-3)
+
+    def problem(uz, p=0.0):
+        return clamped(mesh, ELASTIC, times, dirichlet=(Dirichlet("xmax", 2, uz, "ramp"),),
+                       pressures=(Pressure("zmax", -p, "ramp"),) if p else ())
+
+    train = problem(0.02, p=0.3)
+    solve_dynamic(train, damping=damping, scheme=scheme, output=tmp_path / "train.h5", settings=TIGHT)
+    solve_dynamic(problem(-0.01, p=0.5), damping=damping, scheme=scheme, output=tmp_path / "train2.h5",
+                  settings=TIGHT)
+    model = build({"training": [str(tmp_path / "train.h5"), str(tmp_path / "train2.h5")], "problem": train,
+                   "pod": {"U": {"tol": 1e-6}, "sig": {"tol": 1e-6}}, "ecm": {"tol": 1e-6}})
+    assert is_linear(model, train) == (True, "")
+    mass = ReducedMass.of(model, train)
+    linear = LinearReducedDynamics(model, train, damping=damping, mass=mass, scheme=scheme)
+    tight = SolverSettings(rtol=1e-12, atol=1e-16)
+    answers = []
+    for case in (train, problem(-0.03, p=0.1)):
+        newton = reduced_dynamic(model, case, damping=damping, mass=mass, scheme=scheme, settings=tight)
+        fast = solve_linear_dynamic(model, case, linear=linear)
+        q = np.array(newton.reduced_coordinates)
+        np.testing.assert_allclose(np.array(fast.reduced_coordinates), q, rtol=0, atol=1e-11 * np.abs(q).max())
+        a = np.array(newton.accelerations)
+        np.testing.assert_allclose(np.array(fast.accelerations), a, rtol=0, atol=1e-10 * np.abs(a).max())
+        np.testing.assert_allclose(fast.indicator, newton.indicator, rtol=0, atol=1e-12)
+        assert relative(fast.fields["sig"].values, newton.fields["sig"].values) <= 1e-11
+        assert fast.parameters["dynamics"]["path"] == "linear"
+        answers.append(newton)
+    # the Gappy coordinates of every time at once: those of each state
+    solution = linear.solve(linear.imposed_values())
+    c_ref = np.array([d["sig"] for d in answers[0]._coefficients(["sig"])])
+    c = linear.dual_coordinates(solution, "sig")
+    np.testing.assert_allclose(c, c_ref, rtol=0, atol=1e-10 * np.abs(c_ref).max())
+    # bad input
+    with pytest.raises(InputError, match="imposed values have shape"):
+        linear.solve(np.zeros((3, 2)))
+    with pytest.raises(InputError, match="NaN"):
+        linear.solve(np.full_like(linear.imposed_values(), np.nan))
+
+
+def test_linear_path_refuses_nonlinear_laws(plastic_run):
+    from rom.online.linear_dynamics import LinearReducedDynamics, is_linear
+
+    folder, problem, _, _ = plastic_run
+    model = build({"training": [str(folder / "j2.h5")], "problem": problem,
+                   "pod": {"U": {"tol": 1e-4}, "sig": {"tol": 1e-4}}, "ecm": {"tol": 1e-4}})
+    applies, why = is_linear(model, problem)
+    assert not applies and "not linear_elastic" in why
+    with pytest.raises(InputError, match="linear reduced dynamics does not apply"):
+        LinearReducedDynamics(model, problem)
+
+
 def test_reduced_dynamics_nonlinear(plastic_run):
     folder, problem, scheme, sim = plastic_run
     model = build({"training": [str(folder / "j2.h5")], "problem": problem,

@@ -175,6 +175,38 @@ def test_cli_offline_then_mc(tiny):
         assert rom(data.traces[i]) == pytest.approx(data.qoi[i], rel=1e-3)
 
 
+def test_linear_path_gives_the_newton_path(tiny, tmp_path):
+    """The submodel's linear reduced dynamics (modal recurrence, stress at one point per linear
+    tetrahedron) is the Newton path's answer to round-off: the QoI, U and the stress."""
+    from io_adapters.problem import read_problem
+    from rom.submodel_mc import ReducedSubmodel, qoi_points, train_submodel_rom
+
+    data = read_traces(tiny / "data/traces.h5")
+    template = read_problem(tiny / "data/submodel.toml")
+    model = train_submodel_rom(template, "submodel_boundary", data.traces[data.training[:3]], tmp_path / "runs")
+    fast = ReducedSubmodel(model, template, "submodel_boundary")
+    newton = ReducedSubmodel(model, template, "submodel_boundary", linear=False)
+    assert (fast.path, newton.path) == ("linear", "newton")
+    sub = model.subdomains[0]
+    points = qoi_points(model, sub)
+    assert len(points) == len(sub.cells) < len(sub.point_rows)            # one point per linear tetrahedron
+    for i in (*data.training[:2], data.held_out_indices[0]):
+        q_fast, q_newton = fast(data.traces[i]), newton(data.traces[i])
+        assert q_fast == pytest.approx(q_newton, rel=1e-9)
+        a, b = fast.result(data.traces[i]), newton.result(data.traces[i])
+        assert relative(a.fields["U"].values, b.fields["U"].values) <= 1e-9
+        stress = b.fields["sig"].values                                    # (n_t, every point, 6)
+        np.testing.assert_allclose(fast.stress_history(data.traces[i]), stress[:, points], rtol=0,
+                                   atol=1e-9 * np.abs(stress).max())
+        assert peak_von_mises(stress[:, points]) == pytest.approx(peak_von_mises(stress), rel=1e-12)
+    with pytest.raises(InputError, match="non-finite value nan at sample 0, time index 0"):
+        fast(np.full(fast.layout.shape, np.nan))
+
+
+def relative(a, b) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(b))
+
+
 # ===================================================================== bad input
 def test_traces_of_another_boundary_are_refused(tiny):
     data = read_traces(tiny / "data/traces.h5")

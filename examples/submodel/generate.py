@@ -7,7 +7,9 @@ own copy of the mesh, ``MPI.COMM_SELF``)::
 
 The global model (dolfinx, linear elastodynamics, Newmark average acceleration):
 
-- plate ``[0, 2] × [0, 1] × [0, 0.1]`` with a through hole of radius 0.25 at ``(1, 0.5)``,
+- plate ``[0, 2] × [0, 1] × [0, 0.1]`` with a through hole of radius 0.25 at ``(1, 0.5)``
+  (``--length L --depth D``: ``[0, L] × [−D, 1] × [0, 0.1]``, a larger structure around the
+  same hole, zone and impacts — the setting of a submodel, the zone a small part of the whole),
   gmsh tetrahedra (P1), ``E = 1000``, ``ν = 0.3``, ``ρ = 1`` (consistent units), clamped at ``x = 0``;
 - an impact on the top edge ``y = 1``: traction ``−A s(t) exp(−((x − x₀)/w)²) e_y``,
   ``s(t) = sin(π t/τ)`` on ``[0, τ]`` (a half-sine pulse), then free vibration up to
@@ -74,8 +76,12 @@ MATERIAL = {"behavior": "linear_elastic", "elasticity": {"young": E, "poisson": 
 
 
 # ================================================================== the global model
-def plate_mesh(size: float) -> dolfinx.mesh.Mesh:
-    """The plate with a hole (gmsh OCC, tetrahedra), on ``COMM_SELF`` (the same mesh on every rank)."""
+def plate_mesh(size: float, length: float = LENGTH, bottom: float = 0.0) -> dolfinx.mesh.Mesh:
+    """The plate with a hole (gmsh OCC, tetrahedra), on ``COMM_SELF`` (the same mesh on every rank).
+
+    ``[0, length] × [bottom, HEIGHT] × [0, THICKNESS]``: a longer or deeper plate is a larger
+    global structure around the same hole, zone and impacts.
+    """
     import gmsh
 
     gmsh.initialize(["-noenv"])
@@ -83,7 +89,7 @@ def plate_mesh(size: float) -> dolfinx.mesh.Mesh:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.option.setNumber("General.NumThreads", 1)
         gmsh.model.add("plate")
-        box = gmsh.model.occ.addBox(0.0, 0.0, 0.0, LENGTH, HEIGHT, THICKNESS)
+        box = gmsh.model.occ.addBox(0.0, bottom, 0.0, length, HEIGHT - bottom, THICKNESS)
         hole = gmsh.model.occ.addCylinder(HOLE[0], HOLE[1], -0.1, 0.0, 0.0, THICKNESS + 0.2, HOLE[2])
         gmsh.model.occ.cut([(3, box)], [(3, hole)])
         gmsh.model.occ.synchronize()
@@ -230,12 +236,20 @@ def main(argv=None) -> int:
     parser.add_argument("--held-out", type=float, default=0.3, help="share of held-out samples (default 0.3)")
     parser.add_argument("--keep", type=int, default=4, help="XDMF files kept (the first ones; default 4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--length", type=float, default=LENGTH,
+                        help=f"plate length along x (default {LENGTH:g}); the hole, the zone and the impacts stay put")
+    parser.add_argument("--depth", type=float, default=0.0,
+                        help="the plate extends down to y = -DEPTH (default 0): with --length, a larger global "
+                             "structure around the same zone")
     args = parser.parse_args(argv)
     from io_adapters.errors import ConfigError
 
     comm = MPI.COMM_WORLD
     if args.samples < 4 or not 0 < args.held_out < 1 or args.steps < 2 or args.size <= 0:
         raise ConfigError("generate.py: need --samples ≥ 4, 0 < --held-out < 1, --steps ≥ 2, --size > 0")
+    if args.length < LOCATION[1] + 0.1 or args.depth < 0:
+        raise ConfigError(f"generate.py: need --length ≥ {LOCATION[1] + 0.1:g} (the impacts reach x = "
+                          f"{LOCATION[1]:g}) and --depth ≥ 0")
     out = args.out
     folder = out / "global"
     if comm.rank == 0:
@@ -243,7 +257,7 @@ def main(argv=None) -> int:
     comm.Barrier()
     started = time.perf_counter()
     times = np.linspace(0.0, args.duration, args.steps + 1)
-    domain = plate_mesh(args.size)
+    domain = plate_mesh(args.size, args.length, -args.depth)
     setup = time.perf_counter()
     model = PlateModel(domain, times)
     setup = time.perf_counter() - setup
@@ -293,6 +307,7 @@ def main(argv=None) -> int:
                         parameter_names=("location", "amplitude", "duration"), held_out=held_out,
                         seconds=np.array([merged[i][3] for i in order]),
                         attributes={"zone": json.dumps(ZONE), "setup_seconds": setup, "ranks": comm.size,
+                                    "plate": json.dumps([args.length, -args.depth, HEIGHT, THICKNESS]),
                                     "global_nodes": int(submodel.n_global_nodes),
                                     "global_cells": int(submodel.n_global_cells),
                                     "zone_cells_dolfinx": int(len(model.zone)), "seed": args.seed,
