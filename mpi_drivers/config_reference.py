@@ -7,7 +7,7 @@
 Every key of every input file, with its type, its default and its meaning, read from
 the code that checks the files: the fields, types and defaults of the settings
 dataclasses (:mod:`rom.settings`, :class:`mpi_drivers.online.Case`,
-:mod:`clustering.config`), their numpydoc docstrings, the commented examples of the
+:mod:`clustering.config`, :mod:`mpi_drivers.submodel`), their numpydoc docstrings, the commented examples of the
 configuration modules (:mod:`rom.offline_config`, :mod:`clustering.config`), the
 problem file's schema (:mod:`io_adapters.problem_toml`) and its ``[solver]`` keys
 (:data:`io_adapters.problem.SOLVER_KEYS`, with the defaults :mod:`mpi_drivers.hifi`
@@ -196,8 +196,11 @@ def generate() -> str:
     from io_adapters.problem import SOLVER_KEYS
     from rom.settings import AdaptiveSettings, EcmSettings, IndicatorSettings, PodSettings, SolverSettings
 
+    import mpi_drivers.submodel as submodel_driver
     from mpi_drivers.hifi import effective_solver
     from mpi_drivers.online import Case
+    from mpi_drivers.submodel import (DynamicsSettings, OfflineSettings, ReferenceSettings, SampleSettings,
+                                      SolverChoice, StatisticsSettings)
 
     out = [
         "# Configuration reference",
@@ -253,6 +256,20 @@ def generate() -> str:
             *_section("`[clustering]`", ClusteringSettings),
             *_section("`[features]`", FeatureSettings),
             *_section("`[classifier]`", ClassifierSettings)]
+
+    # ----------------------------------------------------------------- submodel
+    hints = typing.get_type_hints(submodel_driver.SubmodelConfig)
+    out += ["## `submodel.toml` — `nirom submodel offline|mc`", "",
+            "Read by `mpi_drivers.submodel.SubmodelConfig`. `boundary` defaults to `\"submodel_boundary\"`; "
+            "`report` to `<output stem>_report.md`; `[reference]` and `[offline]` are optional tables "
+            "(`offline` needs `[offline]`, `mc` needs `generator` and `output`).", "",
+            *_example_rows(submodel_driver, hints, ["problem", "boundary", "generator", "output", "report"]), "",
+            *_section("`[samples]`", SampleSettings),
+            *_section("`[solver]`", SolverChoice),
+            *_section("`[dynamics]`", DynamicsSettings),
+            *_section("`[statistics]`", StatisticsSettings),
+            *_section("`[reference]`", ReferenceSettings),
+            *_section("`[offline]`", OfflineSettings)]
 
     # ----------------------------------------------------------------- problem
     defaults = effective_solver(_NoSolver())

@@ -28,7 +28,8 @@ Configuration (``submodel.toml``; relative paths from its folder)::
     problem = "data/submodel.toml"        # the submodel problem (zone mesh, boundary set, material, times)
     boundary = "submodel_boundary"        # its node set the generator drives
     generator = "data/wgan.h5"            # any generator file of rom.bc_generator
-    output = "results/mc.h5"
+    output = "results/mc.h5"              # the Monte Carlo results (QoI per sample, statistics)
+    report = "results/mc_report.md"       # default: <output stem>_report.md
 
     [samples]
     n = 200
@@ -131,7 +132,18 @@ class SampleSettings(Settings):
 
 @dataclass(frozen=True)
 class SolverChoice(Settings):
-    """``[solver]``: ``kind = "rom"`` (the submodel ROM in ``model``) or ``"hf"`` (the HF dynamic solver)."""
+    """``[solver]``: ``kind = "rom"`` (the submodel ROM in ``model``) or ``"hf"`` (the HF dynamic solver).
+
+    Attributes
+    ----------
+    kind : str
+        ``"rom"``: each sample is one reduced dynamic solve (a linear elastic submodel takes
+        the linear path: constant reduced matrices, milliseconds per sample); ``"hf"``: the
+        HF dynamic solver on the submodel mesh.
+    model : path
+        The submodel's reduced model (read by ``mc`` with ``kind = "rom"``, written by
+        ``offline``).
+    """
 
     kind: str = option("rom", check=_one_of(("rom", "hf")))
     model: Path | None = option(None)
@@ -143,6 +155,15 @@ class DynamicsSettings(Settings):
 
     ``scheme = "newmark"`` with ``beta``, ``gamma`` (average acceleration by default) or
     ``"generalized_alpha"`` with ``rho_inf`` in [0, 1].
+
+    Attributes
+    ----------
+    scheme : str
+        ``"newmark"`` or ``"generalized_alpha"``.
+    beta, gamma : float
+        Newmark's parameters (``2β ≥ γ ≥ 1/2``: unconditionally stable).
+    rho_inf : float
+        Generalized-α's spectral radius at infinity, in [0, 1].
     """
 
     scheme: str = option("newmark", check=_one_of(("newmark", "generalized_alpha")))
@@ -161,7 +182,20 @@ class DynamicsSettings(Settings):
 
 @dataclass(frozen=True)
 class StatisticsSettings(Settings):
-    """``[statistics]``: intervals of :func:`rom.mc_statistics.summary`."""
+    """``[statistics]``: intervals of :func:`rom.mc_statistics.summary`.
+
+    Attributes
+    ----------
+    confidence : float
+        Level of every interval, in (0, 1).
+    quantiles : list of float
+        Quantiles estimated, each in (0, 1).
+    method : str
+        ``"exact"`` (Student, χ², order statistics) or ``"bootstrap"`` (BCa for the standard
+        deviation and the quantiles).
+    n_resamples : int
+        Bootstrap resamples.
+    """
 
     confidence: float = option(0.95, check=_open_unit)
     quantiles: tuple[float, ...] = option((0.5, 0.95), check=_probabilities)
@@ -171,7 +205,15 @@ class StatisticsSettings(Settings):
 
 @dataclass(frozen=True)
 class ReferenceSettings(Settings):
-    """``[reference]``: global FE QoI to compare with (a traces file and which of its samples)."""
+    """``[reference]``: global FE QoI to compare with (a traces file and which of its samples).
+
+    Attributes
+    ----------
+    traces : path
+        The traces file holding the global model's QoI.
+    selection : str
+        ``"held_out"``, ``"training"`` or ``"all"`` of its samples.
+    """
 
     traces: Path = option(what="the traces file holding the global model's QoI")
     selection: str = option("held_out", check=_one_of(("held_out", "training", "all")))
@@ -179,7 +221,23 @@ class ReferenceSettings(Settings):
 
 @dataclass(frozen=True)
 class OfflineSettings(Settings):
-    """``[offline]``: the submodel ROM (``nirom submodel offline``), written to ``[solver] model``."""
+    """``[offline]``: the submodel ROM (``nirom submodel offline``), written to ``[solver] model``.
+
+    Attributes
+    ----------
+    traces : path
+        The traces file of the global FE samples.
+    n_train : int
+        HF submodel runs, driven by its first ``n_train`` training traces.
+    runs : path
+        Folder of those runs' stores.
+    pod_tol : float
+        POD tolerance of ``U`` and ``sig``.
+    ecm_tol : float
+        ECM tolerance.
+    stress_tol : float
+        Truncation of the stress POD whose integrands the ECM fits.
+    """
 
     traces: Path = option(what="the traces file of the global FE samples")
     n_train: int = option(12, check=_positive_integer)
