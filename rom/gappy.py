@@ -188,6 +188,28 @@ class GappyReconstructor:
         return cls(modes=Phi, points=points, n_components=n_c, restricted=restricted, operator=operator,
                    condition_number=condition, amplification=float(1.0 / singular[-1]), comm=comm)
 
+    @classmethod
+    def fit_restricted(cls, rows, n_components: int | None = None, *, comm=None) -> GappyReconstructor:
+        """The reconstructor from the basis's rows at the reduced points alone.
+
+        The same fit as ``fit(modes, points)`` with ``rows = modes[:, points]`` — the same
+        operator, coordinates and residuals, bit for bit — without the full modes; the
+        reconstructor's "field" is then the reduced points (its ``modes`` are ``rows``,
+        its ``points`` ``arange(k)``): :meth:`reconstruct` gives the values there, whole
+        fields are rebuilt from :meth:`coordinates` and the full modes.
+
+        Parameters
+        ----------
+        rows : (n_modes, k * n_components) or (n_modes, k, n_components) array
+            This rank's rows of the dual basis at its reduced points, in their order.
+        n_components : int, optional
+            Components per point (taken from a 3D ``rows``).
+        comm : mpi4py communicator, optional
+            Ranks holding the other rows; serial when omitted.
+        """
+        Phi, n_c = _modes_and_components(rows, n_components)
+        return cls.fit(Phi, np.arange(Phi.shape[1] // n_c), n_c, comm=comm)
+
     @property
     def n_modes(self) -> int:
         return self.modes.shape[0]

@@ -25,6 +25,17 @@ cell, interpolation rows on the nodes of their point's cell summing to 1. A file
 written before the checksums gets the structural checks only. Either way a damaged
 file is one :class:`InputError` naming the file and the dataset, never a crash
 (scipy trusts CSR indices) nor a silently wrong answer.
+
+Lazy dual modes. The dual fields' full modes (``duals/<i>/modes``: every integration
+point of the subdomain, ~90 % of the file) are only needed to rebuild whole dual
+fields, enrich or save the model; an online solve uses their rows at the reduced
+points, stored beside them as ``duals/<i>/modes_at_points``. In a file on disk with
+checksums, loading reads and verifies ``modes_at_points`` and checks ``modes``
+without reading it (dtype, dimensions, shape against the subdomain, bytes stored,
+checksum present); ``DualField.modes`` reads it on first use and verifies its
+checksum — against the one seen at load, so a file altered or replaced since is
+refused — its shape and finiteness (:class:`StoredModes`). Files without
+``modes_at_points`` (written before) or without checksums read the full modes at load.
 """
 
 from __future__ import annotations
@@ -53,39 +64,183 @@ FORMAT_NAME = "nirom-rom"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True, eq=False)
-class DualField:
-    """POD data of one dual quantity on one subdomain (the Gappy-POD basis's rows).
+@dataclass(frozen=True)
+class StoredModes:
+    """Where the full modes of a dual field lie in a model file with checksums, and what they must be.
+
+    The reader of a model file checks everything about the dataset but its values at
+    load (dtype, shape, the bytes stored for that shape, the presence of a checksum)
+    and keeps the checksum it saw; :meth:`read` reads the values when they are first
+    needed and checks them against it, so a file altered, replaced or removed since is
+    refused, never used.
 
     Attributes
     ----------
-    name : str
-    components : tuple[str, ...]
-    modes : (n_dual_modes, n_local_points, n_components)
-        This subdomain's rows of the dual POD basis.
-    singular_values : (n,) global singular values of the dual POD
+    file : str
+        Absolute path of the HDF5 file.
+    dataset : str
+        Full HDF5 path of the dataset in it (``/subdomains/<r>/duals/<i>/modes``, under
+        ``/models/<k>`` in a ROM dictionary).
+    digest : str
+        The dataset's SHA-256 checksum attribute when the model was loaded.
+    shape : tuple[int, int, int]
+        ``(n_dual_modes, n_local_points, n_components)``.
+    where : str
+        The file as messages name it (the path given to ``load``, ``"<path> model <k>"``).
+    what : str
+        The dataset as messages name it (``"subdomain 3 dual 0 (sig) modes"``).
     """
 
-    name: str
-    components: tuple
-    modes: np.ndarray
-    singular_values: np.ndarray
+    file: str
+    dataset: str
+    digest: str
+    shape: tuple
+    where: str
+    what: str
+
+    def fail(self, message: str) -> InputError:
+        return InputError(f"{self.where}: {self.what} ({self.dataset}): {message}")
+
+    def read(self) -> np.ndarray:
+        """The modes, checked as at load: checksum (the one seen at load), dtype, shape, finiteness.
+
+        Raises
+        ------
+        InputError
+            Naming the file and the dataset: the file cannot be opened any more, the
+            dataset is missing, its values or its checksum differ from the ones at load.
+        """
+        import h5py
+
+        try:
+            f = h5py.File(self.file, "r")
+        except OSError as exc:
+            raise self.fail(f"cannot reopen {self.file} to read the full modes ({exc}): the file was moved, "
+                            "removed or damaged since the model was loaded") from None
+        parent_path, name = self.dataset.rsplit("/", 1)
+        with f, _unreadable_as_input_error(self.where):
+            parent = f.get(parent_path or "/")
+            if not isinstance(parent, h5py.Group) or not isinstance(parent.get(name), h5py.Dataset):
+                raise self.fail("missing: the file changed since the model was loaded")
+            modes = _Reader(None, self.where, sealed=True).array(parent, name, self.what, kind="f", shape=self.shape)
+            if parent[name].attrs.get(DIGEST) != self.digest:
+                raise self.fail("its checksum is not the one read when the model was loaded: the file was replaced "
+                                "or altered since")
+        return modes
+
+
+class DualField:
+    """POD data of one dual quantity on one subdomain (the Gappy-POD basis's rows). Immutable.
+
+    Built from an array (the offline stage, an enrichment), or by the reader of a model
+    file from the rows at the subdomain's reduced points and a :class:`StoredModes`:
+    the full modes are then read (and their checksum verified) on the first use of
+    :attr:`modes`, while :meth:`at` answers at the reduced points without them — all an
+    online solve needs.
+
+    Parameters
+    ----------
+    name : str
+    components : tuple[str, ...]
+    modes : (n_dual_modes, n_local_points, n_components) array, or None
+        This subdomain's rows of the dual POD basis; None when ``stored`` says where they are.
+    singular_values : (n,) array
+        Global singular values of the dual POD.
+    points : (k,) int array, optional
+        The subdomain's reduced points, with ``at_points``:
+    at_points : (n_dual_modes, k, n_components) array, optional
+        the modes' rows at those points (``modes[:, points]``).
+    stored : StoredModes, optional
+        Where the full modes are read from when ``modes`` is None (needs ``points``).
+    """
+
+    __slots__ = ("name", "components", "singular_values", "points", "at_points", "_modes", "_stored")
+
+    def __init__(self, name: str, components, modes: np.ndarray | None, singular_values: np.ndarray, *,
+                 points: np.ndarray | None = None, at_points: np.ndarray | None = None,
+                 stored: StoredModes | None = None):
+        if (modes is None) == (stored is None):
+            raise ValueError(f"dual field {name!r}: give its modes or where they are stored, one of the two")
+        if (points is None) != (at_points is None):
+            raise ValueError(f"dual field {name!r}: the reduced points and the rows there go together")
+        if stored is not None and points is None:
+            raise ValueError(f"dual field {name!r}: stored modes need their rows at the reduced points")
+        if points is not None and (np.ndim(at_points) != 3 or np.shape(at_points)[1] != len(points)):
+            raise ValueError(f"dual field {name!r}: rows at the reduced points {np.shape(at_points)} are not "
+                             f"(n, {len(points)}, n_components)")
+        if modes is not None and points is not None and not np.array_equal(modes[:, points], at_points):
+            raise ValueError(f"dual field {name!r}: the rows at the reduced points differ from the modes there")
+        for key, value in (("name", name), ("components", components), ("singular_values", singular_values),
+                           ("points", points), ("at_points", at_points), ("_modes", modes), ("_stored", stored)):
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"DualField is immutable: cannot set {key!r}")
+
+    def __reduce__(self):
+        """Pickled (MPI gathers) with the full modes when they were read, else with where they lie."""
+        stored = None if self._modes is not None else self._stored
+        return (_restore_dual_field, (self.name, self.components, self._modes, self.singular_values, self.points,
+                                      self.at_points, stored))
+
+    def __repr__(self) -> str:
+        where = "in memory" if self._modes is not None else f"in {self._stored.file}, not read"
+        return f"DualField({self.name!r}, {len(self.components)} components, shape {self.shape}, modes {where})"
+
+    @property
+    def modes(self) -> np.ndarray:
+        """``(n_dual_modes, n_local_points, n_components)``; read from the file and checked on first use
+        when the field was loaded lazily (an :class:`InputError` naming the file on any mismatch)."""
+        if self._modes is None:
+            modes = self._stored.read()
+            if not np.array_equal(modes[:, self.points], self.at_points):
+                raise self._stored.fail("its rows at the reduced points differ from modes_at_points")
+            object.__setattr__(self, "_modes", modes)
+        return self._modes
+
+    @property
+    def loaded(self) -> bool:
+        """True when the full modes are in memory (given, or read on a first use of :attr:`modes`)."""
+        return self._modes is not None
+
+    @property
+    def shape(self) -> tuple:
+        """``(n_dual_modes, n_local_points, n_components)``, without reading the modes."""
+        return tuple(self._modes.shape) if self._modes is not None else tuple(self._stored.shape)
+
+    @property
+    def n_modes(self) -> int:
+        return self.shape[0]
 
     def at(self, points: np.ndarray) -> np.ndarray:
-        """The modes at some local points, shape (n_dual_modes, len(points), n_components)."""
+        """The modes at some local points, shape (n_dual_modes, len(points), n_components).
+
+        At the reduced points given at construction the rows kept then (the full modes are not read).
+        """
+        if self.at_points is not None and np.array_equal(points, self.points):
+            return self.at_points
         return self.modes[:, points]
 
-    def write(self, group) -> None:
-        """Into an HDF5 group: ``modes``, ``singular_values``; name and components as attributes."""
+    def write(self, group, *, points: np.ndarray | None = None) -> None:
+        """Into an HDF5 group: ``modes``, ``singular_values`` and, given the subdomain's reduced
+        points, ``modes_at_points`` (the rows there: all an online solve reads); name and
+        components as attributes."""
         group.attrs["name"] = self.name
         group.attrs["components"] = json.dumps(list(self.components))
         group["modes"] = self.modes
+        if points is not None:
+            group["modes_at_points"] = self.at(points)
         group["singular_values"] = self.singular_values
 
     @classmethod
     def read(cls, group) -> "DualField":
+        """From an HDF5 group, unchecked and whole (the model's reader checks each array and reads lazily)."""
         return cls(str(group.attrs["name"]), tuple(json.loads(group.attrs["components"])), group["modes"][()],
                    group["singular_values"][()])
+
+
+def _restore_dual_field(name, components, modes, singular_values, points, at_points, stored) -> DualField:
+    return DualField(name, components, modes, singular_values, points=points, at_points=at_points, stored=stored)
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,7 +347,7 @@ class SubdomainModel:
         _write_sparse(group, "temperature_interpolation", self.temperature_interpolation)
         duals = group.create_group("duals")
         for i, dual in enumerate(self.duals.values()):
-            dual.write(duals.create_group(str(i)))
+            dual.write(duals.create_group(str(i)), points=self.points)
 
     @classmethod
     def read(cls, group, index: int, singular_values: np.ndarray, where: str, *,
@@ -606,8 +761,11 @@ class _Reader:
     match it; in an older file the checks are structural only.
     """
 
-    def __init__(self, group, where: str):
+    def __init__(self, group, where: str, *, sealed: bool | None = None):
         self.where = where
+        if sealed is not None:          # a dataset read later, checked against the checksum seen at load
+            self.sealed = sealed
+            return
         algorithm = group.attrs.get(CHECKSUM)
         if algorithm is not None and algorithm != DIGEST:
             raise self.fail(f"unknown checksum algorithm {algorithm!r} (this nirom knows {DIGEST!r})")
@@ -670,13 +828,36 @@ class _Reader:
             values = values.astype(np.int64, copy=False)
         return values
 
-    def values(self, dataset, what: str) -> np.ndarray:
-        """A dataset's values, after checking that the file stores them: a damaged header can
-        declare a huge shape over a few bytes (reading it would fill the memory)."""
+    def header(self, parent, name: str, what: str, *, kind: str, ndim: int):
+        """A dataset checked without reading its values: present, its dtype kind, its number of
+        dimensions, the bytes stored for its shape and, in a file with checksums, its checksum
+        attribute (the values are checked where they are read: :meth:`StoredModes.read`)."""
+        import h5py
+
+        if name not in parent or not isinstance(parent[name], h5py.Dataset):
+            raise self.fail(f"{what}: missing dataset '{name}' in {parent.name}")
+        dataset = parent[name]
+        self.check_storage(dataset, what)
+        if dataset.dtype.kind not in {"i": "iu", "f": "f"}[kind]:
+            expected = {"i": "integers", "f": "real numbers"}[kind]
+            raise self.fail(f"{what}: expected {expected}, found dtype {dataset.dtype}")
+        if dataset.ndim != ndim:
+            raise self.fail(f"{what}: {dataset.ndim} dimension(s), expected {ndim}")
+        if self.sealed and not isinstance(dataset.attrs.get(DIGEST), str):
+            raise self.fail(f"{what} ({dataset.name}) has no checksum (the file was altered after it was written)")
+        return dataset
+
+    def check_storage(self, dataset, what: str) -> None:
+        """The file stores the bytes of the dataset's shape: a damaged header can declare a huge
+        shape over a few bytes (reading it would fill the memory)."""
         expected = dataset.size * dataset.dtype.itemsize
         if dataset.compression is None and dataset.id.get_storage_size() < expected:
             raise self.fail(f"{what} ({dataset.name}): its shape {dataset.shape} needs {expected} bytes, the file "
                             f"stores {dataset.id.get_storage_size()}")
+
+    def values(self, dataset, what: str) -> np.ndarray:
+        """A dataset's values, after :meth:`check_storage`."""
+        self.check_storage(dataset, what)
         return dataset[()]
 
     def in_range(self, indices: np.ndarray, size: int, what: str, kind: str) -> None:
@@ -712,6 +893,7 @@ class _ModelContext:
         reader = _Reader(group, where)
         reader.model_attributes(group)
         self = cls(group, reader, mesh)
+        self.file = _file_on_disk(group) if reader.sealed else None     # None: the dual modes are read at load
         fail = reader.fail
         self.rule = self.string_attribute("rule")
         try:
@@ -917,7 +1099,7 @@ class _ModelContext:
                                           f"{where} lifting_strain")
             _within_cells(lifting_strain, np.arange(6 * k) // 6, lifting_dofs[lifting_strain.indices] // 3, corners,
                           f"{where} lifting_strain", "dof", fail)
-        duals = self.duals(group, where, len(point_rows))
+        duals = self.duals(group, where, len(point_rows), points)
         try:
             quadrature = ReducedQuadrature(points[weights > 0], weights[weights > 0], residual=float(residual))
             basis = ReducedBasis(modes, singular_values, inner_product="mass")
@@ -938,7 +1120,8 @@ class _ModelContext:
             out[held, :conn.shape[1]] = conn[cells[held] - start]
         return out
 
-    def duals(self, group, where: str, n_points: int) -> dict:
+    def duals(self, group, where: str, n_points: int, points: np.ndarray) -> dict:
+        """The subdomain's dual fields; their full modes read lazily when the file allows (see :meth:`dual`)."""
         reader, out = self.reader, {}
         duals = reader.group(group, "duals", f"{where} duals")
         if set(duals.keys()) != {str(i) for i in range(len(duals))}:
@@ -955,10 +1138,43 @@ class _ModelContext:
                     or not components or not all(isinstance(c, str) for c in components)):
                 raise reader.fail(f"{what}: needs a new non-empty name and a JSON list of component names, found "
                                   f"name {name!r}, components {components!r}")
-            values = reader.array(g, "singular_values", f"{what} ({name}) singular_values", kind="f", ndim=1)
-            modes = reader.array(g, "modes", f"{what} ({name}) modes", kind="f", ndim=3)
-            if modes.shape[1:] != (n_points, len(components)) or len(values) < len(modes) or np.any(values < 0):
-                raise reader.fail(f"{what} ({name}): modes {modes.shape} must be (n, {n_points}, {len(components)}) "
-                                  f"with at least n non-negative singular values (found {len(values)})")
-            out[name] = DualField(name, tuple(components), modes, values)
+            out[name] = self.dual(g, f"{what} ({name})", name, tuple(components), n_points, points)
         return out
+
+    def dual(self, g, what: str, name: str, components: tuple, n_points: int, points: np.ndarray) -> DualField:
+        """One dual field. In a file on disk with checksums and ``modes_at_points`` (written since
+        the lazy dual modes), only those rows are read now; the full ``modes`` are checked
+        without reading them (dtype, shape, bytes stored, checksum present) and read, their
+        checksum verified, on first use (:class:`StoredModes`). Otherwise they are read now."""
+        reader = self.reader
+        values = reader.array(g, "singular_values", f"{what} singular_values", kind="f", ndim=1)
+        lazy = self.file is not None and "modes_at_points" in g
+        if lazy:
+            dataset = reader.header(g, "modes", f"{what} modes", kind="f", ndim=3)
+            shape = tuple(int(n) for n in dataset.shape)
+        else:
+            modes = reader.array(g, "modes", f"{what} modes", kind="f", ndim=3)
+            shape = modes.shape
+        if shape[1:] != (n_points, len(components)) or len(values) < shape[0] or np.any(values < 0):
+            raise reader.fail(f"{what}: modes {shape} must be (n, {n_points}, {len(components)}) "
+                              f"with at least n non-negative singular values (found {len(values)})")
+        at_points = None
+        if "modes_at_points" in g:
+            at_points = reader.array(g, "modes_at_points", f"{what} modes_at_points", kind="f",
+                                     shape=(shape[0], len(points), len(components)))
+        if not lazy:
+            if at_points is not None and not np.array_equal(at_points, modes[:, points]):
+                raise reader.fail(f"{what} modes_at_points: not the rows of modes at the reduced points")
+            return DualField(name, components, modes, values)
+        stored = StoredModes(file=self.file, dataset=dataset.name, digest=dataset.attrs[DIGEST], shape=shape,
+                             where=self.where, what=f"{what} modes")
+        return DualField(name, components, None, values, points=points, at_points=at_points, stored=stored)
+
+
+def _file_on_disk(group) -> str | None:
+    """Absolute path of the file holding an HDF5 group; None when it is not a file on disk
+    (an in-memory image, a Python file object), which cannot be reopened later."""
+    f = group.file
+    if f.driver in ("core", "fileobj") or not os.path.isfile(f.filename):
+        return None
+    return os.path.abspath(f.filename)

@@ -124,6 +124,28 @@ def test_fit_residual_is_positive_out_of_span_and_is_the_least_squares_residual(
     assert g.fit_residual(np.zeros_like(values[0])) == 0.0
 
 
+@pytest.mark.parametrize("n_c", [1, 6])
+def test_the_fit_of_the_rows_at_the_points_is_the_fit_of_the_full_modes(cloud, n_c):
+    """``fit_restricted(modes[:, points])`` equals ``fit(modes, points)`` bit for bit (the online fits
+    use it: a model loaded from a file keeps only those rows of its dual bases)."""
+    rng = np.random.default_rng(4)
+    Phi = _smooth_modes(cloud, 12, n_c)
+    points = np.sort(rng.choice(len(cloud), size=40, replace=False))
+    full = GappyReconstructor.fit(Phi, points, n_c)
+    rows = Phi.reshape(12, -1, n_c)[:, points]
+    for given in (rows, rows.reshape(12, -1)):
+        reduced = GappyReconstructor.fit_restricted(given, n_c)
+        for name in ("restricted", "operator", "condition_number", "amplification"):
+            assert np.array_equal(getattr(reduced, name), getattr(full, name)), name
+        assert np.array_equal(reduced.points, np.arange(len(points))) and reduced.n_points == len(points)
+    values = (rng.normal(size=(3, 12)) @ Phi).reshape(3, -1, n_c)[:, points]
+    assert np.array_equal(reduced.coordinates(values), full.coordinates(values))
+    # its "field" is the reduced points: in the span, the values there come back
+    np.testing.assert_allclose(reduced.reconstruct(values), values, atol=1e-12 * np.abs(values).max())
+    with pytest.raises(InputError, match="n_components is needed"):
+        GappyReconstructor.fit_restricted(rows.reshape(12, -1))
+
+
 def test_scalar_values_may_omit_the_component_axis(cloud):
     Phi = _smooth_modes(cloud, 8, 1)
     points = gappy_points(Phi, 1, n_points=16)

@@ -6,8 +6,11 @@ the indices that crashed ``nirom online`` (rc 139), the values that gave silentl
 wrong answers, NaN, truncations, random bytes, directories and symlink loops where
 the file is expected — and hypothesis edits random arrays and attributes. A model
 written by this nirom carries a SHA-256 checksum per dataset and group: every
-altered array is refused. A model without checksums (written before issue 12) gets
-the structural checks: no crash, a NiromError naming the file and the dataset.
+altered array is refused — at load, but for the dual fields' full modes, which are
+read lazily: their checksum is verified on their first use (a field rebuilt, an
+enrichment, a save), so an alteration of them is refused then, never used. A model
+without checksums (written before issue 12) gets the structural checks: no crash, a
+NiromError naming the file and the dataset.
 
 ``write_small_case`` is shared with the other robustness tests.
 """
@@ -181,6 +184,19 @@ def load(path):
     return ReducedOrderModel.load(path)
 
 
+def read_full_dual_modes(model) -> None:
+    """The first use of every dual field's full modes (read lazily from a file with checksums)."""
+    for sub in model.subdomains:
+        for dual in sub.duals.values():
+            dual.modes
+
+
+def is_full_dual_modes(name: str | None) -> bool:
+    """True for a dataset of full dual modes (``subdomains/<r>/duals/<i>/modes``): read on first use."""
+    parts = (name or "").split("/")
+    return len(parts) == 5 and parts[0] == "subdomains" and parts[2] == "duals" and parts[4] == "modes"
+
+
 def same_model(a, b) -> bool:
     sa, sb = a.subdomains[0], b.subdomains[0]
     arrays = ("cells", "nodes", "point_rows", "points", "weights", "strain_operator", "material",
@@ -223,6 +239,8 @@ DEFECTS = {
     "point index -1": ("subdomains/0/points", _set(0, -1), "points"),
     "NaN in the modes": ("subdomains/0/displacement_modes", _set((0, 5), np.nan), "displacement_modes"),
     "NaN in a dual basis": ("subdomains/0/duals/0/modes", _set((0, 3, 0), np.nan), "modes"),
+    "NaN in a dual basis at the reduced points": ("subdomains/0/duals/0/modes_at_points", _set((0, 0, 0), np.nan),
+                                                  "modes_at_points"),
     "lifting dof out of range": ("subdomains/0/lifting_dofs", _set(0, 10**9), "lifting_dofs"),
     "material index": ("subdomains/0/material", _set(0, 7), "material"),
     "node index": ("subdomains/0/nodes", _set(0, -5), "nodes"),
@@ -243,8 +261,13 @@ def _damaged(small, tmp_path, base: str, dataset: str, edit) -> Path:
 def test_a_damaged_array_is_refused_naming_the_file_and_the_dataset(small, tmp_path, defect, base):
     dataset, edit, named = DEFECTS[defect]
     path = _damaged(small, tmp_path, base, dataset, edit)
-    with pytest.raises(InputError) as error:
-        load(path)
+    if base == "rom.h5" and is_full_dual_modes(dataset):
+        model = load(path)                 # read lazily: only their rows at the reduced points at load
+        with pytest.raises(InputError) as error:
+            read_full_dual_modes(model)
+    else:
+        with pytest.raises(InputError) as error:
+            load(path)
     message = str(error.value)
     assert message.startswith(f"{path}: ") and named in message
     if base == "rom.h5":
@@ -418,26 +441,36 @@ def _structure_edit(f, choice: int, name: str) -> bool:
 @given(kind=st.sampled_from(["value", "value", "value", "attribute", "structure"]), pick=st.integers(0, 10**6),
        index=st.integers(0, 10**6), value=_VALUES, attribute=_ATTRIBUTE_EDITS, choice=st.integers(0, 2))
 def test_fuzz_every_altered_model_is_refused(small, tmp_path_factory, kind, pick, index, value, attribute, choice):
-    """Random edits of a model with checksums: the same model, or an InputError naming the file."""
+    """Random edits of a model with checksums: the same model, or an InputError naming the file —
+    at load, or for the full dual modes (read lazily) at their first use, never a silent answer."""
     names = _dataset_names(small / "rom.h5")
     path = tmp_path_factory.mktemp("fuzz") / "rom.h5"
     shutil.copy(small / "rom.h5", path)
+    target = names[pick % len(names)] if kind != "attribute" else None
     with h5py.File(path, "r+") as f:
         if kind == "value":
-            altered = _apply(f, names[pick % len(names)], index, value)
+            altered = _apply(f, target, index, value)
         elif kind == "attribute":
             where, name, new = attribute
             old = f[where].attrs.get(name)
             f[where].attrs[name] = new
             altered = not (isinstance(old, type(new)) and np.array_equal(np.asarray(old), np.asarray(new)))
         else:
-            altered = _structure_edit(f, choice, names[pick % len(names)])
+            altered = _structure_edit(f, choice, target)
     TALLY["fuzz (checksums): edits"] += 1
     if altered:
         TALLY["fuzz (checksums): altered"] += 1
-        with pytest.raises(InputError) as error:
-            load(path)
-        assert str(error.value).startswith(f"{path}: ")
+        try:
+            model = load(path)
+        except InputError as error:
+            refused = error
+        else:                              # only the full dual modes may pass the load: refused at first use
+            assert is_full_dual_modes(target), f"an alteration of {target or attribute} passed the load"
+            with pytest.raises(InputError) as error:
+                read_full_dual_modes(model)
+            refused = error.value
+            TALLY["fuzz (checksums): altered full dual modes, refused at first use"] += 1
+        assert str(refused).startswith(f"{path}: ")
         TALLY["fuzz (checksums): altered and refused"] += 1
     else:
         assert same_model(load(path), load(small / "rom.h5"))

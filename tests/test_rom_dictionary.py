@@ -107,6 +107,31 @@ def test_report_and_file_round_trip(dictionary, family):
     assert done.returncode == 0 and "2 local models" in done.stdout, done.stderr
 
 
+def test_loading_a_dictionary_reads_no_full_dual_modes(dictionary, family, monkeypatch):
+    """Each local model's duals keep their rows at the reduced points; the full modes are read from
+    their dataset in that model's group on first use (a field rebuilt, a save)."""
+    from clustering.dictionary import RomDictionary
+    from rom.model import StoredModes
+
+    folder, _ = family
+    reads = []
+    original = StoredModes.read
+    monkeypatch.setattr(StoredModes, "read", lambda self: reads.append(self) or original(self))
+    loaded = RomDictionary.load(folder / "dictionary.h5")
+    duals = [(k, d) for k, m in enumerate(loaded.models) for s in m.subdomains for d in s.duals.values()]
+    assert duals and not any(d.loaded for _, d in duals)
+    problem = read_problem(write_problem(folder, "hotspot", 1000.0))
+    result = loaded.solve(problem)
+    assert reads == [] and not any(d.loaded for _, d in duals)
+    result.local_fields(["evrcum"])                                  # one dual of the chosen model
+    cluster = result.selection["cluster"]
+    assert [r.dataset.split("/duals/")[0] for r in reads] == [f"/models/{cluster}/subdomains/0"]
+    assert all(r.where == f"{folder / 'dictionary.h5'} model {cluster}" for r in reads)
+    for k, dual in duals:                                            # every one equals the model built in memory
+        built = dictionary.models[k].subdomains[0].duals[dual.name]
+        assert np.array_equal(dual.modes, built.modes)
+
+
 @pytest.mark.parametrize("case", ["hotspot", "gradient"])
 def test_rom_net_routes_an_unseen_loading_to_its_regime(dictionary, family, case):
     from clustering.dictionary import RomDictionary

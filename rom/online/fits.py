@@ -32,6 +32,9 @@ INDICATOR_FLOOR = 1e-6
 class DualFits:
     """The Gappy-POD fits of a restricted operator's dual quantities (built collectively).
 
+    Only the dual bases' rows at the reduced points are used (``DualField.at``): a model
+    loaded from a file never reads its full dual modes for an online solve.
+
     Parameters
     ----------
     operator : RestrictedOperator
@@ -48,11 +51,10 @@ class DualFits:
         for name in self.names:
             duals = [p.sub.duals[name] for p in parts]
             n_c = len(duals[0].components)
-            offsets = np.cumsum([0] + [d.modes.shape[1] for d in duals])
-            modes = duals[0].modes if len(duals) == 1 else np.concatenate([d.modes for d in duals], axis=1)
-            points = np.concatenate([p.sub.points + offsets[i] for i, p in enumerate(parts)])
-            self.reconstructors[name] = GappyReconstructor.fit(modes, points, n_c, comm=operator.comm)
-            at_points = sum(float(np.sum(d.at(p.sub.points)[0] ** 2)) for d, p in zip(duals, parts) if len(d.modes))
+            rows = [d.at(p.sub.points) for d, p in zip(duals, parts)]        # kept at load: no full modes read
+            restricted = rows[0] if len(rows) == 1 else np.concatenate(rows, axis=1)
+            self.reconstructors[name] = GappyReconstructor.fit_restricted(restricted, n_c, comm=operator.comm)
+            at_points = sum(float(np.sum(r[0] ** 2)) for r in rows if len(r))
             sigma = float(duals[0].singular_values[0]) if len(duals[0].singular_values) else 0.0
             self.floors[name] = INDICATOR_FLOOR * sigma * float(np.sqrt(_allreduce(np.array([at_points]),
                                                                                    operator.comm)[0]))
