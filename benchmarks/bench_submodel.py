@@ -29,7 +29,7 @@ One run, side by side:
     FE (target ≥ 100×), the HF submodel beside.
 
 Run: ``python -m benchmarks.bench_submodel [--quick] [--data DIR] [--samples 300]
-[--train 12] [--iterations 20000] [--mc 200] [--check 200] [--length 6] [--depth 2]
+[--train 12] [--iterations 60000] [--mc 200] [--check 200] [--length 6] [--depth 2]
 [--seed 0]``. Writes ``benchmarks/results/submodel.json`` (``submodel_quick.json``) and
 the convergence figure ``submodel_convergence.png`` (``submodel_quick_convergence.png``).
 """
@@ -204,7 +204,7 @@ def run(*, quick: bool, data_dir: Path | None, samples: int | None, n_train: int
     from rom.submodel_mc import read_traces
 
     start = time.perf_counter()
-    defaults = (120, 6, 3000, 60, 10) if quick else (300, 12, 20000, 200, 200)
+    defaults = (120, 6, 3000, 60, 10) if quick else (300, 12, 60000, 200, 200)
     samples, n_train, iterations, n_mc, n_check = (g if g is not None else d for g, d in zip(
         (samples, n_train, iterations, n_mc, n_check), defaults))
     n_check = min(n_check, n_mc)

@@ -221,7 +221,9 @@ class Mesh:
         nodes : (m,) int array
             Parent indices of the submesh's nodes, increasing.
         """
-        cells = np.unique(np.asarray(cells, dtype=np.int64))
+        cells = np.asarray(cells, dtype=np.int64).ravel()
+        if len(cells) > 1 and not np.all(cells[1:] > cells[:-1]):
+            cells = np.unique(cells)                         # already increasing and distinct: kept as given
         _check_range(cells, self.n_cells, "submesh cells", "cell")
         offsets = self.cell_offsets()
         kept_blocks = {}
@@ -230,7 +232,10 @@ class Mesh:
             local = cells[(cells >= start) & (cells < start + len(conn))] - start
             if len(local):
                 kept_blocks[cell_type] = conn[local]
-        nodes = np.unique(np.concatenate([c.ravel() for c in kept_blocks.values()])) if kept_blocks else np.zeros(0, np.int64)
+        used = np.zeros(self.n_nodes, dtype=bool)                # a mask, not a sort: linear in the cells
+        for conn in kept_blocks.values():
+            used[conn.ravel()] = True
+        nodes = np.flatnonzero(used).astype(np.int64)
         node_map = np.full(self.n_nodes, -1, dtype=np.int64)
         node_map[nodes] = np.arange(len(nodes))
         cell_map = np.full(self.n_cells, -1, dtype=np.int64)
