@@ -23,6 +23,13 @@ per cluster (:func:`rom.model.write_model_group` without the mesh), ``/features`
 ``/classifier`` (learned arrays only: loading a file never runs code), settings and
 report as JSON attributes. A dictionary built on P subdomains loads on any number of
 ranks ≤ P, like a model.
+
+Loading reads the mesh, the features, the classifier and each local model's header
+(its attributes and members, checksum verified); a local model's arrays are read and
+verified at its first use (:class:`LocalModels`), so a solve reads the model ROM-net
+chose — not the K of them. The file must not change between the load and that use: a
+model group whose checksum differs from the one seen at load is refused, naming the
+file.
 """
 
 from __future__ import annotations
@@ -34,23 +41,88 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from io_adapters.atomic import atomic_path
 from io_adapters.errors import InputError
 from io_adapters.store.hdf5 import _read_mesh, _write_mesh, has_format
 
-from rom.model import read_model_group, write_model_group
+from rom.model import read_model_group, read_model_header, write_model_group
 
 from clustering.features import TemperatureFeatures, problem_features
 from clustering.romnet import RomNet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT_NAME", "RomDictionary", "is_dictionary"]
+__all__ = ["FORMAT_NAME", "LocalModels", "RomDictionary", "is_dictionary"]
 
 FORMAT_NAME = "nirom-rom-dictionary"
 FORMAT_VERSION = 1
+
+
+class LocalModels(Sequence):
+    """A dictionary file's local models, each read (and verified) at its first use.
+
+    Parameters
+    ----------
+    path : path
+        The dictionary file.
+    mesh : Mesh
+        Its mesh (read once, shared by the models).
+    headers : list of (digest, settings)
+        Per model: the checksum of its group seen at load (None in a file without
+        checksums) and its ``settings`` attribute.
+    rank, size : int
+        This rank keeps the subdomains ``r ≡ rank (mod size)``.
+    """
+
+    def __init__(self, path: Path, mesh, headers: list, rank: int, size: int):
+        self.path, self.mesh, self.rank, self.size = Path(path), mesh, rank, size
+        self.headers = list(headers)
+        self._models: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.headers)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = int(k)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"local model {k} of {len(self)}")
+        if k not in self._models:
+            self._models[k] = self._read(k)
+        return self._models[k]
+
+    @property
+    def loaded(self) -> list[int]:
+        """The models read so far."""
+        return sorted(self._models)
+
+    def settings(self, k: int) -> dict:
+        """Model ``k``'s settings (from its header: the model itself is not read)."""
+        return self.headers[k][1]
+
+    def _read(self, k: int):
+        import h5py
+
+        where = f"{self.path} model {k}"
+        try:
+            f = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read local model {k} of the dictionary loaded from this file "
+                             f"({exc})") from None
+        with f:
+            group = f.get(f"models/{k}")
+            digest = None if group is None else read_model_header(group, where)[0]
+            if group is None or digest != self.headers[k][0]:
+                raise InputError(f"{where}: the file changed since the dictionary was loaded (the model's checksum "
+                                 f"is {digest!r}, {self.headers[k][0]!r} at load): load it again")
+            return read_model_group(group, self.rank, self.size, where, mesh=self.mesh)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,8 +131,9 @@ class RomDictionary:
 
     Attributes
     ----------
-    models : tuple of ReducedOrderModel
-        One per cluster (the subdomains this rank holds).
+    models : tuple of ReducedOrderModel, or LocalModels
+        One per cluster (the subdomains this rank holds); a loaded dictionary reads each
+        at its first use.
     features : TemperatureFeatures
         The load features the classifier was trained on.
     classifier : RomNet
@@ -79,11 +152,12 @@ class RomDictionary:
     provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        models = tuple(self.models)
-        if not models:
+        lazy = isinstance(self.models, LocalModels)
+        models = self.models if lazy else tuple(self.models)
+        if not len(models):
             raise InputError("ROM dictionary: no local model")
-        mesh = models[0].mesh
-        for k, model in enumerate(models[1:], start=1):
+        mesh = models.mesh if lazy else models[0].mesh
+        for k, model in enumerate(() if lazy else models[1:], start=1):
             if model.mesh is not mesh and (model.mesh.n_nodes != mesh.n_nodes or model.mesh.n_cells != mesh.n_cells):
                 raise InputError(f"ROM dictionary: local model {k} is on another mesh ({model.mesh.n_nodes} nodes) "
                                  f"than model 0 ({mesh.n_nodes} nodes)")
@@ -99,7 +173,11 @@ class RomDictionary:
 
     @property
     def mesh(self):
-        return self.models[0].mesh
+        return self.models.mesh if isinstance(self.models, LocalModels) else self.models[0].mesh
+
+    def model_settings(self, k: int = 0) -> dict:
+        """Local model ``k``'s settings (without reading a lazily loaded model)."""
+        return self.models.settings(k) if isinstance(self.models, LocalModels) else self.models[k].settings
 
     # ---------------------------------------------------------------- choose
     def classify(self, problem) -> dict:
@@ -186,7 +264,7 @@ class RomDictionary:
     def _tolerance(self, adaptive, indicator) -> float:
         if adaptive is not None:
             return float(adaptive.tol)
-        settings = self.models[0].settings.get("indicator", {})
+        settings = self.model_settings(0).get("indicator", {})
         return float(settings.get("tol", 1e-3))
 
     # ----------------------------------------------------------------- files
@@ -249,8 +327,8 @@ class RomDictionary:
             n = int(f.attrs["n_clusters"])
             if "models" not in f or sorted(f["models"], key=int) != [str(k) for k in range(n)]:
                 raise InputError(f"{path}: expected models 0…{n - 1} under /models")
-            models = tuple(read_model_group(f["models"][str(k)], rank, size, f"{path} model {k}", mesh=mesh)
-                           for k in range(n))
+            headers = [read_model_header(f["models"][str(k)], f"{path} model {k}") for k in range(n)]
+            models = LocalModels(path.resolve(), mesh, headers, rank, size)
             try:
                 return cls(models=models, features=TemperatureFeatures.load(f["features"]),
                            classifier=RomNet.load(f["classifier"]), settings=json.loads(f.attrs["settings"]),

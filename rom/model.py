@@ -643,6 +643,26 @@ def _read(path: Path, rank: int, size: int) -> ReducedOrderModel:
         return read_model_group(f, rank, size, str(path), mesh=mesh)
 
 
+def read_model_header(group, where: str) -> tuple[str | None, dict]:
+    """A model group's checksum and settings, its attributes and member names verified,
+    its arrays not read (what a container needs to defer reading the model).
+
+    Returns
+    -------
+    (digest, settings)
+        The group's stored checksum (None in a file without checksums) and its
+        ``settings`` attribute.
+    """
+    with _unreadable_as_input_error(where):
+        reader = _Reader(group, where)
+        reader.model_attributes(group)
+        settings = json.loads(reader.attribute(group, "settings", "settings"))
+        if not isinstance(settings, dict):
+            raise reader.fail(f"attribute 'settings' must be a JSON object, found {type(settings).__name__}")
+        digest = group.attrs.get(DIGEST)
+        return (str(digest) if digest is not None else None), settings
+
+
 def read_model_group(group, rank: int, size: int, where: str, *, mesh: Mesh) -> ReducedOrderModel:
     """A model from an HDF5 group written by :func:`write_model_group`; rank ``rank`` of
     ``size`` keeps the subdomains ``r ≡ rank (mod size)``.
@@ -1032,6 +1052,22 @@ class _ModelContext:
                 reader.array(group, "m1", "centrifugal moment m1", kind="f", shape=(n, 3, 3)))
 
     # ------------------------------------------------------------ a subdomain
+    def nodes_and_point_counts(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes of some cells (increasing) and each cell's integration-point count.
+
+        What ``mesh.submesh(cells)`` would give for increasing cells, without building the
+        submesh (its sets and maps): a node mask, linear in the cells.
+        """
+        mesh = self.mesh
+        used = np.zeros(mesh.n_nodes, dtype=bool)
+        counts = np.empty(len(cells), dtype=np.int64)
+        for cell_type, start in mesh.cell_offsets().items():
+            conn = mesh.cells[cell_type]
+            held = (cells >= start) & (cells < start + len(conn))
+            used[conn[cells[held] - start].ravel()] = True
+            counts[held] = self.points_per_cell[cell_type]
+        return np.flatnonzero(used).astype(np.int64), counts
+
     def subdomain(self, group, index: int, singular_values: np.ndarray) -> SubdomainModel:
         reader, mesh, n = self.reader, self.mesh, self.n_modes
         fail = reader.fail
@@ -1044,8 +1080,8 @@ class _ModelContext:
         if (not isinstance(residual, (float, int, np.floating, np.integer)) or isinstance(residual, (bool, np.bool_))
                 or not np.isfinite(residual) or residual < 0):
             raise fail(f"{where} ecm_residual must be a finite number ≥ 0, found {residual!r}")
-        cells = self.cells[index]
-        local_mesh, expected_nodes = mesh.submesh(cells)
+        cells = self.cells[index]                                 # increasing, distinct, in range (checked)
+        expected_nodes, counts = self.nodes_and_point_counts(cells)
         nodes = array("nodes", kind="i", ndim=1)
         if not np.array_equal(nodes, expected_nodes):
             raise fail(f"{where} nodes: not the nodes of its cells ({len(nodes)} given, {len(expected_nodes)} "
@@ -1066,8 +1102,7 @@ class _ModelContext:
                        + (f"{weights[bad[0]]} at point {points[bad[0]]}" if bad.size else "no positive weight"))
         strain_operator = array("strain_operator", kind="f", shape=(k, 6, n))
         material = array("material", kind="i", shape=(k,))
-        counts = [np.full(len(c), self.points_per_cell[t], dtype=np.int64) for t, c in local_mesh.cells.items()]
-        cell_of_point = np.repeat(cells, np.concatenate(counts))     # the submesh keeps the cells' order
+        cell_of_point = np.repeat(cells, counts)
         expected_material = self.material_of_cell[cell_of_point[points]]
         if not np.array_equal(material, expected_material):
             first = int(np.flatnonzero(material != expected_material)[0])

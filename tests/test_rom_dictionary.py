@@ -132,6 +132,41 @@ def test_loading_a_dictionary_reads_no_full_dual_modes(dictionary, family, monke
         assert np.array_equal(dual.modes, built.modes)
 
 
+def test_loading_a_dictionary_reads_only_the_model_it_uses(dictionary, family, tmp_path):
+    """Load: the mesh, the classifier and each model's verified header; a solve reads the model
+    ROM-net chose (bit-identical to the one built in memory); a file changed after the load is
+    refused when a model is first read, naming the file."""
+    import shutil
+
+    import h5py
+
+    from clustering.dictionary import RomDictionary
+    from io_adapters import InputError
+
+    folder, _ = family
+    loaded = RomDictionary.load(folder / "dictionary.h5")
+    assert loaded.models.loaded == [] and len(loaded.models) == 2
+    assert loaded.model_settings(1) == dictionary.models[1].settings and loaded.models.loaded == []
+    problem = read_problem(write_problem(folder, "hotspot", 1000.0))
+    result = loaded.solve(problem, max_fallbacks=0)
+    cluster = result.selection["cluster"]
+    assert loaded.models.loaded == [cluster]
+    reference = dictionary.models[cluster].solve(problem)
+    assert np.array_equal(np.array(result.reduced_coordinates), np.array(reference.reduced_coordinates))
+    # the file changes under a loaded dictionary: the next model read is refused
+    copy = tmp_path / "dictionary.h5"
+    shutil.copy(folder / "dictionary.h5", copy)
+    again = RomDictionary.load(copy)
+    with h5py.File(copy, "r+") as f:
+        f["models/0"].attrs["provenance"] = "{}"
+    with pytest.raises(InputError, match=r"dictionary.h5 model 0: .*(changed since the dictionary was loaded|"
+                                         r"does not match its checksum)"):
+        again.models[0]
+    copy.unlink()
+    with pytest.raises(InputError, match="cannot read local model 1"):
+        again.models[1]
+
+
 @pytest.mark.parametrize("case", ["hotspot", "gradient"])
 def test_rom_net_routes_an_unseen_loading_to_its_regime(dictionary, family, case):
     from clustering.dictionary import RomDictionary
