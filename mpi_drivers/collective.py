@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +56,10 @@ def _share_the_io_threads(comm) -> None:
 
 
 #: Exit codes of the ``nirom`` commands (``docs/guide/troubleshooting.md``).
+#: Seconds a failing rank waits between printing its error and ``MPI_Abort``: time for the
+#: launcher to forward the line before it tears the job down (the test bound is 1 s).
+ABORT_GRACE = 0.2
+
 EXIT_OK = 0
 EXIT_FAILED_CASE = 1          # a solve that did not converge; a batch with a diverging case
 EXIT_BAD_INPUT = 2            # configuration, missing/corrupt/unwritable files, a missing package, no memory
@@ -135,5 +140,8 @@ def run_collectively(stage: Callable[[object], int], command: str, *, debug: boo
         message, code = describe(exc)
         print(f"nirom {command}: error (rank {comm.rank}): {message}", file=sys.stderr, flush=True)
         sys.stdout.flush()
+        # the line is in the pipe to the launcher; MPICH's launcher may tear the job down on the
+        # abort before it has forwarded it (seen in CI: the message lost, ranks ended in 2 ms)
+        time.sleep(ABORT_GRACE)
         comm.Abort(code)
         os._exit(code)                          # MPICH's MPI_Abort may return before the launcher kills us
