@@ -24,10 +24,9 @@ centrifugal loads, temperatures at the zone's nodes, tables, solver settings) an
 adds the imposed field last (it wins on the dofs it shares with the global
 conditions).
 
-Faces are found from the cells' outward facets (meshio/VTK order, the table of
-:mod:`rom.fem.topology`, repeated here since ``io_adapters`` imports nothing from
-``rom``; a test keeps the two equal): a facet is shared when a cell outside the
-zone has the same corner nodes. Supported cells: tetra, wedge, hexahedron,
+Faces are found from the cells' outward facets (meshio/VTK order,
+:mod:`io_adapters.cell_topology`, the table :mod:`rom.fem.topology` uses too): a facet
+is shared when a cell outside the zone has the same corner nodes. Supported cells: tetra, wedge, hexahedron,
 triangle, quad and their quadratic (serendipity) versions.
 """
 
@@ -35,11 +34,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from io_adapters.cell_topology import facet_keys, local_facets
 from io_adapters.errors import ConfigError, InputError, MeshMismatchError
 from io_adapters.mesh import Mesh
 from io_adapters.problem import ALL_ELEMENT, ImposedField, Pressure, Problem, Temperature, available
@@ -48,51 +47,6 @@ __all__ = ["BOUNDARY", "Submodel", "extract", "submodel_problem", "transfer"]
 
 #: Default name of the submodel's boundary node set and face set.
 BOUNDARY = "submodel_boundary"
-
-# Outward facets of the linear cell types (corners, VTK order) and their edges, in the order of
-# the mid-edge nodes of the quadratic types: rom.fem.topology's FACETS and EDGES.
-_FACETS: Mapping[str, tuple[tuple[int, ...], ...]] = MappingProxyType({
-    "triangle": ((0, 1), (1, 2), (2, 0)),
-    "quad": ((0, 1), (1, 2), (2, 3), (3, 0)),
-    "tetra": ((0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)),
-    "wedge": ((0, 2, 1), (3, 4, 5), (0, 1, 4, 3), (1, 2, 5, 4), (2, 0, 3, 5)),
-    "hexahedron": ((0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)),
-})
-_EDGES: Mapping[str, tuple[tuple[int, int], ...]] = MappingProxyType({
-    "triangle": ((0, 1), (1, 2), (2, 0)),
-    "quad": ((0, 1), (1, 2), (2, 3), (3, 0)),
-    "tetra": ((0, 1), (1, 2), (2, 0), (0, 3), (1, 3), (2, 3)),
-    "wedge": ((0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3), (0, 3), (1, 4), (2, 5)),
-    "hexahedron": ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
-                   (0, 4), (1, 5), (2, 6), (3, 7)),
-})
-_LINEAR = MappingProxyType({"triangle6": "triangle", "quad8": "quad", "tetra10": "tetra", "wedge15": "wedge",
-                            "hexahedron20": "hexahedron"})
-_FACET_TYPE = MappingProxyType({2: "line", 3: "triangle", 4: "quad"})
-_QUADRATIC_FACET = MappingProxyType({"line": "line3", "triangle": "triangle6", "quad": "quad8"})
-_CORNERS = MappingProxyType({"line": 2, "line3": 2, "triangle": 3, "triangle6": 3, "quad": 4, "quad8": 4})
-
-
-def local_facets(cell_type: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Outward facets of a cell type: (facet type, local node indices in VTK facet order)."""
-    linear = _LINEAR.get(cell_type, cell_type)
-    if linear not in _FACETS:
-        raise InputError(f"submodel: cells of type '{cell_type}' are not supported (supported: "
-                         f"{available([*_FACETS, *_LINEAR])})")
-    corners = _FACETS[linear]
-    if cell_type == linear:
-        return [(_FACET_TYPE[len(f)], f) for f in corners]
-    n_corners = {"triangle": 3, "quad": 4, "tetra": 4, "wedge": 6, "hexahedron": 8}[linear]
-    middle = {frozenset(e): n_corners + i for i, e in enumerate(_EDGES[linear])}
-    out = []
-    for f in corners:
-        if len(f) == 2:
-            out.append(("line3", f + (middle[frozenset(f)],)))
-        else:
-            mids = tuple(middle[frozenset((f[i], f[(i + 1) % len(f)]))] for i in range(len(f)))
-            out.append((_QUADRATIC_FACET[_FACET_TYPE[len(f)]], f + mids))
-    return out
-
 
 @dataclass(frozen=True)
 class _Facets:
@@ -116,8 +70,7 @@ def _facets(mesh: Mesh, cells: np.ndarray) -> _Facets:
             grouped.setdefault(facet_type, []).append(conn[mine][:, list(local)])
     types = tuple(grouped)
     blocks = tuple(np.concatenate(grouped[t]) for t in types)
-    keys = [np.pad(np.sort(block[:, :_CORNERS[t]], axis=1), ((0, 0), (0, 4 - _CORNERS[t])), constant_values=-1)
-            for t, block in zip(types, blocks)]
+    keys = [facet_keys(t, block) for t, block in zip(types, blocks)]
     return _Facets(types, blocks, np.concatenate(keys) if keys else np.zeros((0, 4), np.int64))
 
 

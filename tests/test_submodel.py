@@ -23,9 +23,9 @@ from io_adapters import (
 from io_adapters.problem import facet_count
 from io_adapters.problem_writer import write_problem
 from io_adapters.quadrature_rules import point_rows_of_cells
-from io_adapters.submodel import BOUNDARY, extract, local_facets, submodel_problem, transfer
+from io_adapters.submodel import BOUNDARY, extract, submodel_problem, transfer
 from rom import fem
-from rom.fem.topology import _local_facets, boundary_facets
+from rom.fem.topology import boundary_facets
 from rom.hifi import solve
 
 THERMO_ELASTIC = {"behavior": "linear_elastic", "density": 8e-9, "elasticity": {"young": 2e5, "poisson": 0.3},
@@ -53,12 +53,6 @@ def global_problem(mesh) -> Problem:
 
 
 # ============================================================== the cut
-@pytest.mark.parametrize("cell_type", ["tetra", "tetra10", "wedge", "wedge15", "hexahedron", "hexahedron20",
-                                       "triangle", "triangle6", "quad", "quad8"])
-def test_the_facet_table_is_rom_fem_topology_s(cell_type):
-    assert local_facets(cell_type) == _local_facets(cell_type)
-
-
 @pytest.mark.parametrize("cell_type", ["hexahedron20", "tetra10", "wedge"])
 def test_a_box_zone_its_cut_and_its_maps(cell_type):
     mesh = bar(cell_type)
