@@ -77,6 +77,37 @@ def check_file(path: str | os.PathLike, what: str = "file") -> Path:
     return Path(path)
 
 
+def read_text_file(path: str | os.PathLike, what: str, *, nul: str | None = None) -> tuple[Path, str]:
+    """A text file (Latin-1: every byte decodes), checked by :func:`check_file`.
+
+    Parameters
+    ----------
+    path : path
+    what : str
+        What the file is, for the messages (``"a Zset .ut file"``).
+    nul : str, optional
+        When given, a NUL byte is refused: ``"<path>, line <n>: a NUL byte; <nul>"``.
+
+    Returns
+    -------
+    (Path, str)
+
+    Raises
+    ------
+    InputError
+        Naming the file: cannot be read (and why), or a NUL byte with its line.
+    """
+    path = check_file(path, what)
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if nul is not None and "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise InputError(f"{path}, line {line}: a NUL byte; {nul}")
+    return path, text
+
+
 def detect_format(path: str | os.PathLike | Sequence[str | os.PathLike]) -> str:
     """Name of the format of a file (or of a list of Zset subdomain files).
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
-from io_adapters.formats import check_file
+from io_adapters.formats import read_text_file
 
 _KEYWORD = re.compile(r"\*(\**)([A-Za-z_]\w*)[ \t]*([^\n]*)")  # literal prefix: fast scan
 
@@ -40,11 +40,7 @@ MAX_DOMAINS = 100_000
 
 
 def _entries(path: Path) -> list[_Entry]:
-    path = check_file(path, "a Zset .cut file")
-    try:
-        text = path.read_text(encoding="latin-1")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    path, text = read_text_file(path, "a Zset .cut file")
     if "%" in text:
         text = re.sub(r"%[^\n]*", "", text)
     matches = [m for m in _KEYWORD.finditer(text) if not text[text.rfind("\n", 0, m.start()) + 1:m.start()].strip()]

@@ -17,7 +17,7 @@ import numpy as np
 
 from io_adapters.atomic import atomic_path
 from io_adapters.errors import InputError
-from io_adapters.formats import check_file
+from io_adapters.formats import read_text_file
 from io_adapters.mesh import CELL_DIMENSION, Mesh
 from io_adapters.zset.elements import ELEMENTS, FACET_NAME, FACET_NAMES, FACETS, ZSET_NAME, to_zset_order
 from io_adapters.zset.meshfile import IdIndex, MeshFile, build_mesh_file
@@ -157,15 +157,8 @@ def read_geof(path: str | os.PathLike) -> MeshFile:
         would otherwise lose its last sets without a word). Text after
         ``***return`` is ignored, as Zset does.
     """
-    path = check_file(path, "a Zset .geof mesh")
-    try:
-        text = path.read_text(encoding="latin-1")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if "\0" in text:
-        line = text.count("\n", 0, text.index("\0")) + 1
-        raise InputError(f"{path}, line {line}: a NUL byte; a .geof mesh is text (a binary .geo named .geof, "
-                         "or a file overwritten by zeros?)")
+    path, text = read_text_file(path, "a Zset .geof mesh", nul="a .geof mesh is text (a binary .geo named .geof, "
+                                "or a file overwritten by zeros?)")
     if "%" in text or "#" in text:
         text = _COMMENT.sub("", text)
     node_ids = coords = None

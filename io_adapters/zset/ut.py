@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from io_adapters.errors import InputError
-from io_adapters.formats import check_file
+from io_adapters.formats import read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,8 @@ def read_ut(path: str | os.PathLike) -> UtIndex:
         a file that ends in the middle of a line (Zset ends every line, so the
         file was cut: its last time could read ``2.0`` for ``2.0e-01``).
     """
-    path = check_file(path, "a Zset .ut file")
-    try:
-        text = path.read_text(encoding="latin-1")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if "\0" in text:
-        line = text.count("\n", 0, text.index("\0")) + 1
-        raise InputError(f"{path}, line {line}: a NUL byte; a .ut file is text (is this a binary file, "
-                         "or was it overwritten by zeros?)")
+    path, text = read_text_file(path, "a Zset .ut file", nul="a .ut file is text (is this a binary file, "
+                                "or was it overwritten by zeros?)")
     lines = text.splitlines()
     if text and not text.endswith(("\n", "\r")):
         raise InputError(
