@@ -121,7 +121,7 @@ class ReducedMass:
 class _Lifting:
     """``ℓ(t) = [Φᵀ M u_D(t), Φᵀ K₀ u_D(t)]`` (2 n_modes,), the same on every rank (cached per time)."""
 
-    def __init__(self, operator: RestrictedOperator, mass: ReducedMass, stiffness: "_InitialStiffness | None",
+    def __init__(self, operator: RestrictedOperator, mass: ReducedMass, stiffness: "InitialStiffness | None",
                  comm, times: np.ndarray):
         self.operator, self.mass, self.stiffness, self.comm = operator, mass, stiffness, comm
         self.n = operator.n_modes
@@ -149,7 +149,7 @@ class _Lifting:
         return self.cache[t]
 
 
-class _InitialStiffness:
+class InitialStiffness:
     """The laws' tangent of the initial state at the reduced points: ``K₀ᵣ`` and ``Σ w Bᵣᵀ D₀ ε``."""
 
     def __init__(self, operator: RestrictedOperator, t0: float, comm):
@@ -222,7 +222,7 @@ class _Dynamics:
             raise InputError(f"reduced mass {mass.matrix.shape} does not match the model's {n} modes")
         self.operator, self.scheme, self.damping = operator, scheme, damping
         self.M = mass.matrix
-        stiffness = _InitialStiffness(operator, float(times[0]), comm) if damping.stiffness > 0 else None
+        stiffness = InitialStiffness(operator, float(times[0]), comm) if damping.stiffness > 0 else None
         self.C = damping.mass * self.M + (damping.stiffness * stiffness.matrix if stiffness is not None else 0.0)
         self.lifting = _Lifting(operator, mass, stiffness, comm, times)
         self.n = n

@@ -132,7 +132,7 @@ class LinearReducedDynamics:
 
     def __init__(self, model, problem, comm=None, *, scheme: Scheme | None = None, damping: Rayleigh | None = None,
                  mass=None, mass_rule: str = "high", fields=None):
-        from rom.online.dynamics import ReducedMass
+        from rom.online.dynamics import InitialStiffness, ReducedMass
 
         linear, why = is_linear(model, problem)
         if not linear:
@@ -154,26 +154,21 @@ class LinearReducedDynamics:
         pieces = [d for d, _ in self.mass.lifting] + [p.sub.lifting_dofs for p in operator.parts if p.sub.has_lifting]
         self.dofs = np.unique(np.concatenate(pieces)).astype(np.int64) if pieces else np.zeros(0, np.int64)
         m = len(self.dofs)
+        # K_r and the laws' tangents at the reduced points: the dynamic Newton path's own (Rayleigh's K₀ᵣ)
+        stiffness = InitialStiffness(operator, float(self.times[0]), comm)
         coupling_mass, coupling_stiffness = np.zeros((n, m)), np.zeros((n, m))
-        K = np.zeros((n, n))
-        self._stress_maps = []        # per part: (D (k, 6, 6), strain map of q (6k, n), of g (6k, m))
-        for (dofs, coupling), part in zip(self.mass.lifting, operator.parts):
+        self._lifting_maps = []       # per part: (D (k, 6, 6), strain of the lifting dofs (k, 6, m))
+        for (dofs, coupling), part, D in zip(self.mass.lifting, operator.parts, stiffness.tangents):
             np.add.at(coupling_mass.T, np.searchsorted(self.dofs, dofs), coupling.T)
-            D = self._tangents(part)
             k = len(part.sub.points)
-            strain_q = part.sub.strain_operator.reshape(-1, n)                    # (6k, n)
             strain_g = np.zeros((6 * k, m))
             if part.sub.has_lifting:
-                columns = np.searchsorted(self.dofs, part.sub.lifting_dofs)
-                strain_g[:, columns] = part.sub.lifting_strain.toarray() if hasattr(
-                    part.sub.lifting_strain, "toarray") else part.sub.lifting_strain
-            block = sla.block_diag(*D) if k else np.zeros((0, 0))                 # (6k, 6k)
+                strain_g[:, np.searchsorted(self.dofs, part.sub.lifting_dofs)] = part.sub.lifting_strain.toarray()
+            strain_g = strain_g.reshape(k, 6, m)
             wBT, _ = part.weighted_operator()                                     # (n, 6k)
-            K += wBT @ (block @ strain_q)
-            coupling_stiffness += wBT @ (block @ strain_g)
-            self._stress_maps.append((D, strain_q, strain_g))
-        K = _allreduce(K, comm)                                                   # summed over ranks
-        self.K = 0.5 * (K + K.T)
+            coupling_stiffness += wBT @ np.matmul(D, strain_g).reshape(-1, m)
+            self._lifting_maps.append((D, strain_g))
+        self.K = 0.5 * (stiffness.matrix + stiffness.matrix.T)
         self.coupling_mass, self.coupling_stiffness = coupling_mass, coupling_stiffness
         self.M = self.mass.matrix
         self.C = self.damping.mass * self.M + self.damping.stiffness * self.K
@@ -192,18 +187,6 @@ class LinearReducedDynamics:
         self.setup_seconds = time.perf_counter() - started
 
     # ------------------------------------------------------------- set-up pieces
-    @staticmethod
-    def _tangents(part) -> np.ndarray:
-        """The laws' (constant) tangent at each reduced point of a part, (k, 6, 6)."""
-        k = len(part.sub.points)
-        D = np.zeros((k, 6, 6))
-        T0 = part.initial_temperature
-        for g in part.groups:
-            p = g.points
-            _, D[p], _ = g.law.update(np.zeros((len(p), 6)), np.zeros((len(p), 6)), g.law.initial_state(len(p)),
-                                      T0[p], np.zeros(len(p)), 0.0, T_initial=T0[p])
-        return D
-
     def _modes_of_matrices(self) -> None:
         """``K φ = λ M φ`` (``φᵀ M φ = I``): the reduced system decouples (Rayleigh damping too)."""
         try:
@@ -220,18 +203,17 @@ class LinearReducedDynamics:
 
     def _dual_map(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(A_q (n_dual, n), A_g (n_dual, m))``: this rank's part of a dual's Gappy coordinates."""
+        n, m = self.n, len(self.dofs)
         rows_q, rows_g = [], []
-        for D, strain_q, strain_g in self._stress_maps:
+        for part, (D, strain_g) in zip(self.operator.parts, self._lifting_maps):
+            strain_q = part.sub.strain_operator                                   # (k, 6, n)
             if name == "sig":
-                block = sla.block_diag(*D) if len(D) else np.zeros((0, 0))
-                rows_q.append(block @ strain_q)
-                rows_g.append(block @ strain_g)
-            else:                                                   # eto
-                rows_q.append(strain_q)
-                rows_g.append(strain_g)
+                strain_q, strain_g = np.matmul(D, strain_q), np.matmul(D, strain_g)
+            rows_q.append(strain_q.reshape(-1, n))
+            rows_g.append(strain_g.reshape(-1, m))
         operator = self.fits.reconstructors[name].operator          # (n_dual, 6 Σk) this rank's columns
-        S_q = np.concatenate(rows_q) if rows_q else np.zeros((0, self.n))
-        S_g = np.concatenate(rows_g) if rows_g else np.zeros((0, len(self.dofs)))
+        S_q = np.concatenate(rows_q) if rows_q else np.zeros((0, n))
+        S_g = np.concatenate(rows_g) if rows_g else np.zeros((0, m))
         return operator @ S_q, operator @ S_g
 
     def _effective(self, dt: float) -> np.ndarray:
@@ -372,8 +354,8 @@ class LinearReducedDynamics:
         temperatures = [self.operator.temperature(p, float(self.times[0])) for p in self.operator.parts]
         for k, t in enumerate(self.times):
             strains, stresses = [], []
-            for D, strain_q, strain_g in self._stress_maps:
-                strain = (strain_q @ solution.q[k] + strain_g @ solution.imposed[k]).reshape(-1, 6)
+            for part, (D, strain_g) in zip(self.operator.parts, self._lifting_maps):
+                strain = part.sub.strain_operator @ solution.q[k] + strain_g @ solution.imposed[k]     # (k, 6)
                 strains.append(strain)
                 stresses.append(np.einsum("kij,kj->ki", D, strain))
             internal = [[{} for _ in p.groups] for p in self.operator.parts]
