@@ -362,15 +362,13 @@ class ReducedSubmodel:
         return "newton" if self.linear is None else "linear"
 
     def _scatter(self, problem) -> tuple[np.ndarray, np.ndarray]:
-        """Which lifting dofs the trace drives and where their values sit in ``trace.reshape(n_t, -1)``."""
-        dofs = self.linear.dofs
-        nodes, components = np.divmod(dofs, 3)
-        set_nodes = np.asarray(problem.mesh.node_sets[self.node_set])
-        row_of_node = np.full(problem.mesh.n_nodes, -1, dtype=np.int64)
-        row_of_node[set_nodes] = np.arange(len(set_nodes))
-        field = next(f for f in problem.imposed_fields if f.node_set == self.node_set)
-        driven = np.flatnonzero((row_of_node[nodes] >= 0) & np.isin(components, field.components))
-        return driven, 3 * row_of_node[nodes[driven]] + components[driven]
+        """Which lifting dofs the trace drives and where their values sit in ``trace.reshape(n_t, -1)``
+        (as :class:`rom.lifting.ImposedDisplacements` reads the boundary's imposed field)."""
+        from rom.lifting import ImposedDisplacements
+
+        fields = ImposedDisplacements(problem, self.linear.dofs).fields
+        covered, rows, position, components, _ = next(f for f in fields if f[4].node_set == self.node_set)
+        return np.flatnonzero(covered), 3 * rows[position] + components
 
     def imposed_values(self, trace, *, where: str = "trace") -> np.ndarray:
         """A trace on the linear path's lifting dofs, ``(n_t, m)`` (checked as :func:`sample_problem` does)."""
