@@ -204,6 +204,38 @@ class Mesh:
         ) if self.cells else np.zeros(0, dtype=object)
 
     # --------------------------------------------------------------- subsets
+    def cell_blocks_of(self, cells: np.ndarray) -> dict[str, np.ndarray]:
+        """The connectivity of some cells, block by block (the mesh's block order).
+
+        Parameters
+        ----------
+        cells : (k,) int array
+            Cell indices in this mesh's cell order, increasing, distinct and in range
+            (the caller checks them): the blocks then hold the cells in that order.
+
+        Returns
+        -------
+        dict[str, (k_type, n_nodes_per_cell) int array]
+            Only the types that hold some of the cells.
+        """
+        blocks = {}
+        for cell_type, start in self.cell_offsets().items():
+            conn = self.cells[cell_type]
+            local = cells[(cells >= start) & (cells < start + len(conn))] - start
+            if len(local):
+                blocks[cell_type] = conn[local]
+        return blocks
+
+    def nodes_of_blocks(self, blocks: dict[str, np.ndarray]) -> np.ndarray:
+        """The nodes of some cells' connectivity (:meth:`cell_blocks_of`), increasing, (m,).
+
+        A mask, not a sort: linear in the cells.
+        """
+        used = np.zeros(self.n_nodes, dtype=bool)
+        for conn in blocks.values():
+            used[conn.ravel()] = True
+        return np.flatnonzero(used).astype(np.int64)
+
     def submesh(self, cells: np.ndarray) -> tuple["Mesh", np.ndarray]:
         """The mesh made of some cells, with the node and cell indices it came from.
 
@@ -225,17 +257,8 @@ class Mesh:
         if len(cells) > 1 and not np.all(cells[1:] > cells[:-1]):
             cells = np.unique(cells)                         # already increasing and distinct: kept as given
         _check_range(cells, self.n_cells, "submesh cells", "cell")
-        offsets = self.cell_offsets()
-        kept_blocks = {}
-        for cell_type, conn in self.cells.items():
-            start = offsets[cell_type]
-            local = cells[(cells >= start) & (cells < start + len(conn))] - start
-            if len(local):
-                kept_blocks[cell_type] = conn[local]
-        used = np.zeros(self.n_nodes, dtype=bool)                # a mask, not a sort: linear in the cells
-        for conn in kept_blocks.values():
-            used[conn.ravel()] = True
-        nodes = np.flatnonzero(used).astype(np.int64)
+        kept_blocks = self.cell_blocks_of(cells)
+        nodes = self.nodes_of_blocks(kept_blocks)
         node_map = np.full(self.n_nodes, -1, dtype=np.int64)
         node_map[nodes] = np.arange(len(nodes))
         cell_map = np.full(self.n_cells, -1, dtype=np.int64)

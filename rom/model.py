@@ -1052,22 +1052,6 @@ class _ModelContext:
                 reader.array(group, "m1", "centrifugal moment m1", kind="f", shape=(n, 3, 3)))
 
     # ------------------------------------------------------------ a subdomain
-    def nodes_and_point_counts(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The nodes of some cells (increasing) and each cell's integration-point count.
-
-        What ``mesh.submesh(cells)`` would give for increasing cells, without building the
-        submesh (its sets and maps): a node mask, linear in the cells.
-        """
-        mesh = self.mesh
-        used = np.zeros(mesh.n_nodes, dtype=bool)
-        counts = np.empty(len(cells), dtype=np.int64)
-        for cell_type, start in mesh.cell_offsets().items():
-            conn = mesh.cells[cell_type]
-            held = (cells >= start) & (cells < start + len(conn))
-            used[conn[cells[held] - start].ravel()] = True
-            counts[held] = self.points_per_cell[cell_type]
-        return np.flatnonzero(used).astype(np.int64), counts
-
     def subdomain(self, group, index: int, singular_values: np.ndarray) -> SubdomainModel:
         reader, mesh, n = self.reader, self.mesh, self.n_modes
         fail = reader.fail
@@ -1081,7 +1065,8 @@ class _ModelContext:
                 or not np.isfinite(residual) or residual < 0):
             raise fail(f"{where} ecm_residual must be a finite number ≥ 0, found {residual!r}")
         cells = self.cells[index]                                 # increasing, distinct, in range (checked)
-        expected_nodes, counts = self.nodes_and_point_counts(cells)
+        blocks = mesh.cell_blocks_of(cells)
+        expected_nodes = mesh.nodes_of_blocks(blocks)
         nodes = array("nodes", kind="i", ndim=1)
         if not np.array_equal(nodes, expected_nodes):
             raise fail(f"{where} nodes: not the nodes of its cells ({len(nodes)} given, {len(expected_nodes)} "
@@ -1102,7 +1087,8 @@ class _ModelContext:
                        + (f"{weights[bad[0]]} at point {points[bad[0]]}" if bad.size else "no positive weight"))
         strain_operator = array("strain_operator", kind="f", shape=(k, 6, n))
         material = array("material", kind="i", shape=(k,))
-        cell_of_point = np.repeat(cells, counts)
+        counts = [np.full(len(c), self.points_per_cell[t], dtype=np.int64) for t, c in blocks.items()]
+        cell_of_point = np.repeat(cells, np.concatenate(counts))     # the blocks keep the cells' order
         expected_material = self.material_of_cell[cell_of_point[points]]
         if not np.array_equal(material, expected_material):
             first = int(np.flatnonzero(material != expected_material)[0])
