@@ -85,7 +85,7 @@ from rom.hifi.discretization import build
 from rom.hifi.linear import make_system
 from rom.hifi.newton import (LocalState, NewtonSettings, advance_halving, constitutive_update, initial_state,
                              solve_balance)
-from rom.hifi.solver import _gather, _output_layout, _Sink
+from rom.hifi.solver import _gather, _output_layout, _result_on_every_rank, _Sink, newton_settings_of
 
 log = logging.getLogger(__name__)
 
@@ -483,15 +483,6 @@ def advance_dynamic(disc, system, ops: DynamicOperators, scheme: Scheme, state: 
 
 
 # ====================================================================== solve
-def newton_settings_of(problem) -> NewtonSettings:
-    """The Newton settings a problem asks for (``tolerance`` → rtol, ``atol``, ``max_iterations``, ``max_cuts``)."""
-    options = dict(getattr(problem, "solver", {}) or {})
-    chosen = {k: options[k] for k in ("atol", "max_iterations", "max_cuts") if k in options}
-    if "tolerance" in options:
-        chosen["rtol"] = float(options["tolerance"])
-    return NewtonSettings(**chosen)
-
-
 def solve_dynamic(problem, comm=None, *, scheme: Scheme | None = None, output: str | Path | None = None,
                   settings: NewtonSettings | None = None, rule: str | None = None, linear_solver: str | None = None,
                   damping: Rayleigh | None = None, initial_displacement=None, initial_velocity=None,
@@ -578,12 +569,7 @@ def solve_dynamic(problem, comm=None, *, scheme: Scheme | None = None, output: s
         result = sink.close()
     log.info("solved %d dynamic steps in %.2f s (%d Newton iterations)", len(times) - 1,
              _time.perf_counter() - started, iterations)
-    if output is not None and comm is not None and comm.size > 1:
-        comm.Barrier()
-        from io_adapters.store import read
-
-        return read(output)
-    return result
+    return _result_on_every_rank(result, output, comm)
 
 
 def _layout(disc, state: LocalState) -> dict:

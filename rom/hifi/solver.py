@@ -68,11 +68,7 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
     """
     solver_options = dict(getattr(problem, "solver", {}) or {})
     rule = rule or solver_options.get("rule", "default")
-    if settings is None:
-        chosen = {k: solver_options[k] for k in ("atol", "max_iterations", "max_cuts") if k in solver_options}
-        if "tolerance" in solver_options:
-            chosen["rtol"] = float(solver_options["tolerance"])
-        settings = NewtonSettings(**chosen)
+    settings = settings or newton_settings_of(problem)
     linear_solver = linear_solver or solver_options.get("linear_solver", "auto")
     rank = 0 if comm is None else comm.rank
     started = _time.perf_counter()
@@ -100,6 +96,20 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
         result = sink.close()
     log.info("solved %d steps in %.2f s (%d Newton iterations)", len(times) - 1,
              _time.perf_counter() - started, newton_iterations)
+    return _result_on_every_rank(result, output, comm)
+
+
+def newton_settings_of(problem) -> NewtonSettings:
+    """The Newton settings a problem asks for (``tolerance`` → rtol, ``atol``, ``max_iterations``, ``max_cuts``)."""
+    options = dict(getattr(problem, "solver", {}) or {})
+    chosen = {k: options[k] for k in ("atol", "max_iterations", "max_cuts") if k in options}
+    if "tolerance" in options:
+        chosen["rtol"] = float(options["tolerance"])
+    return NewtonSettings(**chosen)
+
+
+def _result_on_every_rank(result, output, comm):
+    """The sink's result; under MPI with an output file, that file read back once every rank has written."""
     if output is not None and comm is not None and comm.size > 1:
         comm.Barrier()
         from io_adapters.store import read
