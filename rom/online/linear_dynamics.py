@@ -30,8 +30,9 @@ every rank.
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
@@ -82,20 +83,35 @@ class LinearSolution:
     Attributes
     ----------
     times : (n_t,)
-    q, v, a : (n_t, n_modes)
-        Coordinates, velocities, accelerations of the free part ``Φ q``.
+    q : (n_t, n_modes)
+        Coordinates of the free part ``Φ q``.
     imposed : (n_t, m)
         The imposed values at this rank's lifting dofs (:attr:`LinearReducedDynamics.dofs`).
     seconds : float
         Wall time of the solve.
+    modal_rates : ((n_t, n_modes), (n_t, n_modes), (n_modes, n_modes))
+        Velocities and accelerations in the decoupling basis, and that basis:
+        :attr:`v` and :attr:`a` are computed from them when asked (a Monte Carlo
+        sample needs ``q`` only).
     """
 
     times: np.ndarray
     q: np.ndarray
-    v: np.ndarray
-    a: np.ndarray
     imposed: np.ndarray
     seconds: float
+    modal_rates: tuple = field(repr=False)
+
+    @functools.cached_property
+    def v(self) -> np.ndarray:
+        """Velocities of the free part, (n_t, n_modes)."""
+        velocities, _, basis = self.modal_rates
+        return velocities @ basis.T
+
+    @functools.cached_property
+    def a(self) -> np.ndarray:
+        """Accelerations of the free part, (n_t, n_modes)."""
+        _, accelerations, basis = self.modal_rates
+        return accelerations @ basis.T
 
 
 class LinearReducedDynamics:
@@ -282,7 +298,7 @@ class LinearReducedDynamics:
         if not np.all(np.isfinite(Q)):
             raise ConvergenceError(f"{self.problem.source}: the linear reduced dynamics diverged (non-finite "
                                    "coordinates)")
-        return LinearSolution(times, Q, eta_v @ self.modes.T, eta_a @ self.modes.T, g, time.perf_counter() - started)
+        return LinearSolution(times, Q, g, time.perf_counter() - started, (eta_v, eta_a, self.modes))
 
     def _recurrence(self, forces, lift, q0, v0):
         """The scheme on the decoupled modal equations, every mode at once, ``(q, v, a)`` each ``(n_t, n)``.
