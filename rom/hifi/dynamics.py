@@ -85,7 +85,7 @@ from rom.hifi.discretization import build
 from rom.hifi.linear import make_system
 from rom.hifi.newton import (LocalState, NewtonSettings, advance_halving, constitutive_update, initial_state,
                              solve_balance)
-from rom.hifi.solver import _gather, _output_layout, _result_on_every_rank, _Sink, newton_settings_of
+from rom.hifi.solver import _gather, _output_layout, _result_on_every_rank, _Sink, solver_choices
 
 log = logging.getLogger(__name__)
 
@@ -536,10 +536,7 @@ def solve_dynamic(problem, comm=None, *, scheme: Scheme | None = None, output: s
         raise ConfigError(f"implicit dynamics: scheme must be NewmarkSettings or GeneralizedAlphaSettings, "
                           f"found {type(scheme).__name__}")
     damping = Rayleigh() if damping is None else damping
-    options = dict(getattr(problem, "solver", {}) or {})
-    rule = rule or options.get("rule", "default")
-    settings = settings or newton_settings_of(problem)
-    linear_solver = linear_solver or options.get("linear_solver", "auto")
+    rule, settings, linear_solver = solver_choices(problem, rule, settings, linear_solver)
     rank = 0 if comm is None else comm.rank
     started = _time.perf_counter()
 

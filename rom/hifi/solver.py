@@ -66,10 +66,7 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
         A step failed after the maximum number of halvings: the message names the
         step, the time and the residual history; ``output`` keeps the steps before.
     """
-    solver_options = dict(getattr(problem, "solver", {}) or {})
-    rule = rule or solver_options.get("rule", "default")
-    settings = settings or newton_settings_of(problem)
-    linear_solver = linear_solver or solver_options.get("linear_solver", "auto")
+    rule, settings, linear_solver = solver_choices(problem, rule, settings, linear_solver)
     rank = 0 if comm is None else comm.rank
     started = _time.perf_counter()
 
@@ -99,13 +96,18 @@ def solve(problem, comm=None, *, output: str | Path | None = None, rule: str | N
     return _result_on_every_rank(result, output, comm)
 
 
-def newton_settings_of(problem) -> NewtonSettings:
-    """The Newton settings a problem asks for (``tolerance`` → rtol, ``atol``, ``max_iterations``, ``max_cuts``)."""
+def solver_choices(problem, rule: str | None, settings: NewtonSettings | None,
+                   linear_solver: str | None) -> tuple[str, NewtonSettings, str]:
+    """The integration rule, Newton settings and linear solver of a solve: the caller's where
+    given, else the problem's ``[solver]`` table (``rule``, ``tolerance`` → rtol, ``atol``,
+    ``max_iterations``, ``max_cuts``, ``linear_solver``), else the defaults."""
     options = dict(getattr(problem, "solver", {}) or {})
-    chosen = {k: options[k] for k in ("atol", "max_iterations", "max_cuts") if k in options}
-    if "tolerance" in options:
-        chosen["rtol"] = float(options["tolerance"])
-    return NewtonSettings(**chosen)
+    if settings is None:
+        chosen = {k: options[k] for k in ("atol", "max_iterations", "max_cuts") if k in options}
+        if "tolerance" in options:
+            chosen["rtol"] = float(options["tolerance"])
+        settings = NewtonSettings(**chosen)
+    return rule or options.get("rule", "default"), settings, linear_solver or options.get("linear_solver", "auto")
 
 
 def _result_on_every_rank(result, output, comm):
